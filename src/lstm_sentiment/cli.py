@@ -1,0 +1,240 @@
+"""The ``lstm-sentiment`` command. Thin: parses arguments and calls the modules.
+
+Errors the user can cause print one line (``lstm-sentiment: error: ...``) and exit 2.
+Set ``LSTM_SENTIMENT_DEBUG=1`` to see a traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from . import __version__
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are one line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _source_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", metavar="SRC",
+                   help="dataset folder, .tar.gz or http(s)/file URL "
+                        "(default: the official IMDB archive, cached)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="lstm-sentiment",
+                     description="Train, evaluate and use LSTM sentiment classifiers.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
+
+    p_data = sub.add_parser("data", help="fetch or inspect a dataset")
+    data_sub = p_data.add_subparsers(dest="data_command", required=True, metavar="ACTION",
+                                     parser_class=_Parser)
+    p = data_sub.add_parser("fetch", help="download, verify and extract; print the folder")
+    _source_args(p)
+    p.add_argument("--sha256", help="expected sha256 of the archive (any source)")
+    p = data_sub.add_parser("inspect", help="counts per split and class, split digests")
+    _source_args(p)
+    p.add_argument("--sha256", help="expected sha256 of the archive (any source)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("train", help="train a model and save its folder")
+    p.add_argument("--preset", default="seed", help="seed (the tutorial's model)")
+    _source_args(p)
+    p.add_argument("--out", required=True, type=Path, help="model folder to write")
+    p.add_argument("--epochs", type=_positive_int, help="override the preset's epochs")
+    p.add_argument("--seed", type=int, help="initialisation and batch-order seed (default 1)")
+    p.add_argument("--lstm", choices=["fused", "reference"], help="LSTM implementation")
+    padding = p.add_mutually_exclusive_group()
+    padding.add_argument("--mask-padding", dest="mask_padding", action="store_true",
+                         default=None, help="stop the LSTM at the last real token (default)")
+    padding.add_argument("--read-padding", dest="mask_padding", action="store_false",
+                         help="run the LSTM through trailing padding, as Keras does")
+    p.add_argument("--threads", type=_positive_int, help="torch threads (default: all cores)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--force", action="store_true", help="replace a model already in --out")
+    p.add_argument("--no-test", action="store_true", help="skip the official test split")
+
+    p = sub.add_parser("evaluate", help="accuracy, loss and confusion matrix on a split")
+    p.add_argument("model", help="model folder")
+    _source_args(p)
+    p.add_argument("--split", default="test", choices=["validation", "test"])
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("predict", help="label texts (arguments, or stdin one per line)")
+    p.add_argument("model", help="model folder")
+    p.add_argument("texts", nargs="*", metavar="TEXT")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    p = sub.add_parser("plot", help="training and validation curves as an image")
+    p.add_argument("model", help="model folder")
+    p.add_argument("--out", type=Path, default=Path("curves.png"), help="image file (.png)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from . import progress
+    from .errors import UserError
+
+    progress.set_quiet(args.quiet)
+    try:
+        return _dispatch(args)
+    except UserError as exc:
+        print(f"lstm-sentiment: error: {one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("lstm-sentiment: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as exc:
+        if os.environ.get("LSTM_SENTIMENT_DEBUG"):
+            raise
+        print(f"lstm-sentiment: internal error: {type(exc).__name__}: {one_line(exc)} "
+              "(set LSTM_SENTIMENT_DEBUG=1 for a traceback)", file=sys.stderr)
+        return 1
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message folded onto one line."""
+    return "; ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    handler = {"data": _data, "train": _train, "evaluate": _evaluate, "predict": _predict,
+               "plot": _plot}[args.command]
+    return handler(args)
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False))
+
+
+def _data(args: argparse.Namespace) -> int:
+    from . import data
+
+    root = data.fetch(args.source, sha256=args.sha256)
+    if args.data_command == "fetch":
+        print(root)
+        return 0
+    report = data.inspect(root)
+    if args.json:
+        _print_json(report)
+        return 0
+    print(f"dataset: {root}")
+    for subset, counts in report["counts"].items():  # type: ignore[union-attr]
+        parts = ", ".join(f"{k} {v}" for k, v in counts.items())
+        print(f"  {subset:<10} {parts}")
+    for key in ("train_digest", "validation_digest", "test_digest"):
+        if key in report:
+            print(f"  {key}: {report[key]}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from . import config as cfg
+    from .pipeline import run
+
+    config = cfg.preset(args.preset)
+    config.data.source = args.source
+    if args.epochs is not None:
+        config.train.epochs = args.epochs
+    if args.seed is not None:
+        config.train.seed = args.seed
+    if args.lstm is not None:
+        config.model.lstm = args.lstm
+    if args.mask_padding is not None:
+        config.model.mask_padding = args.mask_padding
+    if args.threads is not None:
+        config.train.threads = args.threads
+    try:
+        run(config, args.out, resume=args.resume, force=args.force,
+            evaluate_test=not args.no_test, log=lambda line: print(line, flush=True))
+    except KeyboardInterrupt:
+        print(f"lstm-sentiment: interrupted; the last finished epoch is saved, continue with "
+              f"--resume --out {args.out}", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _load_model(path: str):
+    from .predict import SentimentModel
+
+    return SentimentModel.load(path)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from . import data
+    from .evaluate import evaluate
+
+    model = _load_model(args.model)
+    root = data.fetch(args.source)
+    d = model.config.data
+    metrics = evaluate(model, data.load(root, args.split, d.validation_split, d.split_seed))
+    if args.json:
+        _print_json(metrics)
+        return 0
+    print(f"{metrics['split']}: accuracy {metrics['accuracy']:.4f}, loss {metrics['loss']:.4f}, "
+          f"n {metrics['n']}")
+    labels = metrics["labels"]
+    width = max(len(x) for x in labels) + 2
+    print("confusion matrix (rows: true, columns: predicted)")
+    print(" " * width + "".join(f"{x:>{width}}" for x in labels))
+    for name, row in zip(labels, metrics["confusion_matrix"], strict=True):
+        print(f"{name:>{width}}" + "".join(f"{v:>{width}}" for v in row))
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    model = _load_model(args.model)
+    texts = list(args.texts)
+    if not texts:
+        if sys.stdin is None or sys.stdin.isatty():
+            from .errors import UserError
+
+            raise UserError("give texts as arguments or pipe them in, one per line")
+        texts = [line.rstrip("\r\n") for line in sys.stdin]
+    for text, pred in zip(texts, model.predict(texts), strict=True):
+        if args.json:
+            _print_json({"text": text, "label": pred.label, "score": pred.score})
+        else:
+            print(f"{pred.label}\t{pred.score:.4f}\t{text}")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from .evaluate import plot_history
+
+    model = _load_model(args.model)
+    plot_history(model.history, args.out, title=f"{args.model} ({model.config.preset} preset)")
+    print(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

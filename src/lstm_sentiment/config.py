@@ -1,0 +1,108 @@
+"""Typed settings, one dataclass per concern, and the named presets.
+
+Everything a model folder needs to rebuild its pipeline is one of these dataclasses, saved as
+JSON in ``config.json``: the text settings (standardization, vocabulary size, sequence length)
+travel with the weights, so a folder alone reproduces the exact predictions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+from .errors import UserError
+
+LstmKind = Literal["fused", "reference"]
+
+
+@dataclass
+class DataConfig:
+    """Where the reviews come from and how the labelled training folder is split."""
+
+    source: str | None = None  # folder, .tar.gz or URL; None = the official IMDB archive
+    validation_split: float = 0.25  # the tutorial's 75/25 split ...
+    split_seed: int = 100  # ... drawn with the tutorial's seed, file for file as Keras 2 does
+
+
+@dataclass
+class TextConfig:
+    """How raw text becomes a fixed-length row of token ids."""
+
+    standardize: str = "tutorial"  # ASCII lowercase, drop "<br />", drop ASCII punctuation
+    max_tokens: int = 15_000  # vocabulary size, padding (0) and [UNK] (1) included
+    sequence_length: int = 228  # pad / truncate at the end to this many tokens
+
+
+@dataclass
+class ModelConfig:
+    """The network: Embedding -> LSTM -> Dense."""
+
+    vocab_size: int = 15_000
+    embedding_dim: int = 16
+    hidden_size: int = 32
+    num_classes: int = 2  # two classes give one sigmoid output, more give a softmax head
+    lstm: LstmKind = "fused"  # "fused" = torch.nn.LSTM, "reference" = lstm.ReferenceLSTM
+    # Keras's LSTM (no mask_zero) runs through the trailing padding; masking stops at the last real
+    # token instead. See README "Padding" for the measurements behind the default.
+    mask_padding: bool = True
+
+
+@dataclass
+class TrainConfig:
+    """The optimisation loop."""
+
+    epochs: int = 10
+    batch_size: int = 100
+    optimizer: str = "rmsprop"  # Keras's RMSprop: lr 1e-3, rho 0.9, epsilon 1e-7
+    learning_rate: float = 1e-3
+    seed: int = 1  # model initialisation and batch order; the split has its own seed
+    bucket_by_length: bool = True  # group similar lengths into a batch (only matters when masking)
+    threads: int | None = None  # torch threads; None = all cores
+
+
+@dataclass
+class RunConfig:
+    """One training run: a preset plus any overrides."""
+
+    preset: str = "seed"
+    data: DataConfig = field(default_factory=DataConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
+        """Rebuild from JSON, refusing keys this version does not know (a newer format)."""
+        parts: dict[str, Any] = {"preset": raw.get("preset", "seed")}
+        for f in fields(cls):
+            if f.name == "preset":
+                continue
+            sub_cls = {"data": DataConfig, "text": TextConfig, "model": ModelConfig,
+                       "train": TrainConfig}[f.name]
+            values = dict(raw.get(f.name, {}))
+            known = {sf.name for sf in fields(sub_cls)}
+            unknown = sorted(set(values) - known)
+            if unknown:
+                raise UserError(f"unknown {f.name} settings {unknown} "
+                                "(written by a newer version?)")
+            parts[f.name] = sub_cls(**values)
+        return cls(**parts)
+
+
+def _seed_preset() -> RunConfig:
+    """The tutorial's system, as published."""
+    return RunConfig(preset="seed")
+
+
+PRESETS = {"seed": _seed_preset}
+
+
+def preset(name: str) -> RunConfig:
+    """A fresh RunConfig for a named preset."""
+    try:
+        return PRESETS[name]()
+    except KeyError:
+        raise UserError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})") from None

@@ -1,0 +1,177 @@
+"""Text to token ids: standardization, vocabulary, fixed-length encoding (Hugging Face tokenizers).
+
+The ``tutorial`` standardization is the tutorial's ``remove_br`` function as TensorFlow runs it:
+
+1. ``tf.strings.lower``: lowercase **ASCII letters only** (TensorFlow leaves ``É`` alone);
+2. remove every ``<br />`` (replaced by nothing, so ``end.<br />Next`` becomes ``endnext``);
+3. remove every character of Python's ``string.punctuation`` (ASCII only: ``“`` stays);
+4. split on ASCII whitespace (space, ``\\t \\n \\v \\f \\r``), as ``tf.strings.split`` does.
+
+All four steps are expressed inside ``tokenizer.json`` (normalizers + pre-tokenizer), so the
+file alone reproduces the encoding in any program that reads Hugging Face tokenizers. Step 1 has
+no ready-made normalizer (``Lowercase`` is Unicode-wide), so it is 26 ``Replace`` rules.
+
+The vocabulary is ordered as Keras 2's ``TextVectorization.adapt`` orders it: index 0 is padding,
+1 is ``[UNK]``, then tokens by descending count, ties broken by descending UTF-8 byte order (Keras
+sorts ``np.lexsort((tokens, counts))`` and reverses it), cut at ``max_tokens``.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
+from tokenizers.models import WordLevel
+from tokenizers.trainers import WordLevelTrainer
+
+from .config import TextConfig
+from .errors import UserError
+
+PAD = "[PAD]"  # id 0 (Keras shows it as "")
+UNK = "[UNK]"  # id 1
+ASCII_WHITESPACE = r"[ \t\n\x0b\x0c\r]+"
+PUNCTUATION = "[" + re.escape(string.punctuation) + "]"
+STANDARDIZATIONS = ("tutorial",)
+
+
+def _normalizer(standardize: str) -> normalizers.Normalizer:
+    if standardize != "tutorial":
+        raise UserError(f"unknown standardization {standardize!r} "
+                        f"(choose from {', '.join(STANDARDIZATIONS)})")
+    ascii_lower = [normalizers.Replace(c, c.lower()) for c in string.ascii_uppercase]
+    return normalizers.Sequence([
+        *ascii_lower,
+        normalizers.Replace("<br />", ""),
+        normalizers.Replace(Regex(PUNCTUATION), ""),
+    ])
+
+
+def _pre_tokenizer() -> pre_tokenizers.PreTokenizer:
+    return pre_tokenizers.Split(Regex(ASCII_WHITESPACE), behavior="removed")
+
+
+def _bare_tokenizer(vocab: dict[str, int], standardize: str) -> Tokenizer:
+    tok = Tokenizer(WordLevel(vocab, unk_token=UNK))
+    tok.normalizer = _normalizer(standardize)
+    tok.pre_tokenizer = _pre_tokenizer()
+    return tok
+
+
+def count_tokens(texts: Sequence[str], standardize: str = "tutorial"
+                 ) -> tuple[dict[str, int], dict[str, int], np.ndarray, np.ndarray]:
+    """Count every standardized token of ``texts``, in Rust.
+
+    A word-level trainer collects every distinct token; the texts are then encoded with that
+    complete vocabulary and the ids counted with ``np.bincount``. Returns the counts, the complete
+    vocabulary, and the encoded texts as flat ids plus per-text lengths (so the caller can reuse
+    the encoding instead of tokenizing the texts a second time).
+    """
+    tok = _bare_tokenizer({PAD: 0, UNK: 1}, standardize)
+    trainer = WordLevelTrainer(vocab_size=2**31 - 1, min_frequency=0, show_progress=False,
+                               special_tokens=[PAD, UNK])
+    tok.train_from_iterator(texts, trainer=trainer)
+    full_vocab = tok.get_vocab()
+    encodings = tok.encode_batch(list(texts))
+    lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))
+    flat = np.fromiter((i for e in encodings for i in e.ids), dtype=np.int64,
+                       count=int(lengths.sum()))
+    counts = np.bincount(flat, minlength=len(full_vocab))
+    token_counts = {t: int(counts[i]) for t, i in full_vocab.items() if t not in (PAD, UNK)}
+    return token_counts, full_vocab, flat, lengths
+
+
+def _fixed_length(flat: np.ndarray, lengths: np.ndarray, length: int) -> np.ndarray:
+    """Rows of ``flat`` (split by ``lengths``) truncated / zero-padded at the end."""
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    cols = np.arange(length)
+    valid = cols[None, :] < lengths[:, None]
+    idx = np.where(valid, starts[:, None] + cols[None, :], 0)
+    if flat.size == 0:
+        return np.zeros((len(lengths), length), dtype=np.int64)
+    return np.where(valid, flat[idx], 0)
+
+
+def keras_order(counts: dict[str, int], max_tokens: int) -> list[str]:
+    """The vocabulary Keras 2 would learn from these counts, specials first."""
+    if max_tokens < 3:
+        raise UserError(f"max_tokens must be at least 3, got {max_tokens}")
+    ranked = sorted(counts.items(), key=lambda kv: (kv[1], kv[0].encode("utf-8")), reverse=True)
+    return [PAD, UNK] + [token for token, _ in ranked[: max_tokens - 2]]
+
+
+class TextEncoder:
+    """A Hugging Face tokenizer set up to give ``[N, sequence_length]`` id matrices."""
+
+    def __init__(self, tokenizer: Tokenizer, sequence_length: int) -> None:
+        self.tokenizer = tokenizer
+        self.sequence_length = sequence_length
+        tokenizer.enable_truncation(max_length=sequence_length)
+        tokenizer.enable_padding(direction="right", pad_id=0, pad_token=PAD,
+                                 length=sequence_length)
+
+    @classmethod
+    def build(cls, texts: Sequence[str], config: TextConfig) -> tuple[TextEncoder, np.ndarray]:
+        """Learn the vocabulary from ``texts`` (training texts only) and encode them.
+
+        Returns the encoder and ``texts`` encoded with it, identical to ``encoder.encode(texts)``
+        but without tokenizing twice.
+        """
+        counts, full_vocab, flat, lengths = count_tokens(texts, config.standardize)
+        vocab = keras_order(counts, config.max_tokens)
+        remap = np.ones(len(full_vocab), dtype=np.int64)  # unknown to the final vocabulary: 1
+        remap[full_vocab[PAD]] = 0
+        for new_id, token in enumerate(vocab[2:], start=2):
+            remap[full_vocab[token]] = new_id
+        ids = _fixed_length(remap[flat], lengths, config.sequence_length)
+        return cls.from_vocabulary(vocab, config), ids
+
+    @classmethod
+    def from_vocabulary(cls, vocab: Iterable[str], config: TextConfig) -> TextEncoder:
+        tokens = list(vocab)
+        if tokens[:2] != [PAD, UNK]:
+            raise UserError(f"a vocabulary must start with {PAD!r}, {UNK!r}")
+        index = {t: i for i, t in enumerate(tokens)}
+        if len(index) != len(tokens):
+            raise UserError("the vocabulary has duplicate tokens")
+        return cls(_bare_tokenizer(index, config.standardize), config.sequence_length)
+
+    @classmethod
+    def load(cls, path: Path, sequence_length: int) -> TextEncoder:
+        try:
+            tok = Tokenizer.from_file(str(path))
+        except Exception as exc:  # tokenizers raises plain Exception on bad JSON
+            raise UserError(f"cannot read tokenizer {path}: {str(exc).splitlines()[0]}") from None
+        return cls(tok, sequence_length)
+
+    def save(self, path: Path) -> None:
+        self.tokenizer.save(str(path))
+
+    def to_json(self) -> str:
+        return self.tokenizer.to_str()
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.get_vocab_size()
+
+    @property
+    def vocabulary(self) -> list[str]:
+        vocab = self.tokenizer.get_vocab()
+        return sorted(vocab, key=vocab.__getitem__)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """``[N, sequence_length]`` int64 ids, padded/truncated at the end."""
+        if not texts:
+            return np.zeros((0, self.sequence_length), dtype=np.int64)
+        encodings = self.tokenizer.encode_batch(list(texts))
+        flat = np.fromiter((i for e in encodings for i in e.ids), dtype=np.int64,
+                           count=len(texts) * self.sequence_length)
+        return flat.reshape(len(texts), self.sequence_length)
+
+    def tokens(self, text: str) -> list[str]:
+        """The standardized words of ``text`` (before vocabulary lookup, not truncated)."""
+        normalized = self.tokenizer.normalizer.normalize_str(text)
+        return [w for w, _ in self.tokenizer.pre_tokenizer.pre_tokenize_str(normalized)]

@@ -1,0 +1,83 @@
+"""model.py: the seed architecture, Keras's initial values, masking and chunking."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from lstm_sentiment import model as model_mod
+from lstm_sentiment.config import ModelConfig
+from lstm_sentiment.model import SentimentLSTM, build
+
+
+def test_seed_architecture_has_keras_parameter_count() -> None:
+    net = build(ModelConfig(), seed=1)
+    assert net.trainable_parameters() == 246_305  # Keras's model.summary() for the tutorial
+    assert not net.lstm.bias_hh_l0.requires_grad
+
+
+def test_keras_initial_values() -> None:
+    net = build(ModelConfig(), seed=3)
+    emb = net.embedding.weight
+    assert emb.abs().max() <= 0.05 and emb.std() > 0.02
+    limit = math.sqrt(6 / (16 + 128))
+    assert net.lstm.weight_ih_l0.abs().max() <= limit
+    w_hh = net.lstm.weight_hh_l0  # [4H, H]: Keras's [H, 4H] recurrent kernel, transposed
+    torch.testing.assert_close(w_hh.T @ w_hh, torch.eye(32), atol=1e-5, rtol=0)
+    bias = net.lstm.bias_ih_l0
+    assert bias[32:64].eq(1).all() and bias[:32].eq(0).all() and bias[64:].eq(0).all()
+    assert net.lstm.bias_hh_l0.eq(0).all() and net.head.bias.eq(0).all()
+    torch.testing.assert_close(build(ModelConfig(), seed=3).embedding.weight, emb)
+    assert not torch.equal(build(ModelConfig(), seed=4).embedding.weight, emb)
+
+
+def _ids(rows: list[list[int]], width: int) -> torch.Tensor:
+    return torch.tensor([r + [0] * (width - len(r)) for r in rows])
+
+
+def test_masking_ignores_trailing_padding() -> None:
+    net = build(ModelConfig(vocab_size=50), seed=0).eval()
+    rows = [[5, 6, 7], [8, 9, 10, 11, 12, 13], [4]]
+    padded = net(_ids(rows, 20))
+    for i, row in enumerate(rows):
+        alone = net(torch.tensor([row]))
+        torch.testing.assert_close(padded[i], alone[0], atol=1e-6, rtol=0)
+
+
+def test_reading_padding_changes_the_result() -> None:
+    cfg = ModelConfig(vocab_size=50, mask_padding=False)
+    net = build(cfg, seed=0).eval()
+    short = net(torch.tensor([[5, 6, 7]]))
+    padded = net(_ids([[5, 6, 7]], 20))
+    assert not torch.allclose(short, padded)  # Keras's LSTM reads the padding steps
+
+
+def test_empty_text_gives_the_bias_only() -> None:
+    net = build(ModelConfig(vocab_size=50), seed=0).eval()
+    out = net(torch.zeros(2, 10, dtype=torch.long))
+    torch.testing.assert_close(out, net.head.bias.expand(2))
+
+
+@pytest.mark.parametrize("mask", [True, False])
+def test_chunked_lstm_equals_one_call(monkeypatch: pytest.MonkeyPatch, mask: bool) -> None:
+    cfg = ModelConfig(vocab_size=100, mask_padding=mask)
+    net = build(cfg, seed=0)
+    ids = torch.randint(1, 100, (4, 300))
+    ids[1, 150:] = 0
+    whole = net(ids)
+    whole.sum().backward()
+    grads = [p.grad.clone() for p in net.parameters() if p.requires_grad]
+    net.zero_grad()
+    monkeypatch.setattr(model_mod, "MAX_STEPS_PER_CALL", 37)
+    chunked = net(ids)
+    chunked.sum().backward()
+    torch.testing.assert_close(chunked, whole, atol=1e-5, rtol=0)
+    for p, g in zip([p for p in net.parameters() if p.requires_grad], grads, strict=True):
+        torch.testing.assert_close(p.grad, g, atol=1e-4, rtol=1e-4)
+
+
+def test_multiclass_head() -> None:
+    net = SentimentLSTM(ModelConfig(vocab_size=30, num_classes=3))
+    assert net(torch.randint(1, 30, (5, 7))).shape == (5, 3)

@@ -1,0 +1,91 @@
+"""text.py against TensorFlow/Keras 2.15 outputs recorded in tests/fixtures/keras_truth/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lstm_sentiment import data
+from lstm_sentiment.config import TextConfig
+from lstm_sentiment.text import PAD, UNK, TextEncoder, count_tokens, keras_order
+
+TRUTH = Path(__file__).parent / "fixtures" / "keras_truth"
+PINS = json.loads((TRUTH / "pins.json").read_text())
+CASES = json.loads((TRUTH / "standardize_cases.json").read_text())["cases"]
+
+
+def encoder_for(vocab: list[str], length: int = 228) -> TextEncoder:
+    return TextEncoder.from_vocabulary([PAD, UNK, *vocab],
+                                       TextConfig(max_tokens=len(vocab) + 2,
+                                                  sequence_length=length))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[repr(c["input"][:20]) for c in CASES])
+def test_standardize_and_split_like_tensorflow(case: dict) -> None:
+    assert encoder_for(["x"]).tokens(case["input"]) == case["tokens"]
+
+
+def test_tie_rule_on_crafted_counts() -> None:
+    counts = {"b": 2, "a": 2, "c": 1, "é": 2, "z": 2, "zz": 5}
+    # count descending; equal counts in descending UTF-8 byte order (é = C3 A9 > z > b > a)
+    assert keras_order(counts, 7) == [PAD, UNK, "zz", "é", "z", "b", "a"]
+    assert keras_order(counts, 4) == [PAD, UNK, "zz", "é"]  # the cut-off keeps the tie's top
+
+
+@pytest.mark.parametrize("max_tokens", [5, 8, 12, 40])
+def test_vocabulary_equals_keras_on_crafted_corpus(max_tokens: int) -> None:
+    encoder, _ = TextEncoder.build(PINS["vocab_corpus"], TextConfig(max_tokens=max_tokens))
+    keras = PINS[f"vocab_max{max_tokens}"]
+    assert encoder.vocabulary[2:] == keras[2:]
+    assert keras[:2] == ["", "[UNK]"]
+
+
+def test_encoding_equals_keras_and_build_reuses_it() -> None:
+    config = TextConfig(max_tokens=40, sequence_length=6)
+    encoder, built_ids = TextEncoder.build(PINS["vocab_corpus"], config)
+    ids = encoder.encode(PINS["vocab_corpus"])
+    assert ids.tolist() == PINS["encoded_max40_len6"]
+    np.testing.assert_array_equal(built_ids, ids)
+
+
+def test_encode_shapes_padding_and_unknown() -> None:
+    enc = encoder_for(["good", "bad"], length=5)
+    ids = enc.encode(["Good good GOOD movie", "", "bad " * 10, "ünknown"])
+    assert ids.dtype == np.int64 and ids.shape == (4, 5)
+    assert ids.tolist() == [[2, 2, 2, 1, 0], [0] * 5, [3] * 5, [1, 0, 0, 0, 0]]
+    assert enc.encode([]).shape == (0, 5)
+
+
+def test_count_tokens_counts_every_occurrence() -> None:
+    counts, _, flat, lengths = count_tokens(["a a b", "B c<br />d", ""])
+    assert counts == {"a": 2, "b": 2, "cd": 1}
+    assert lengths.tolist() == [3, 2, 0] and len(flat) == 5
+
+
+def test_tokenizer_json_alone_reproduces_encoding(tmp_path: Path) -> None:
+    from tokenizers import Tokenizer
+
+    encoder, _ = TextEncoder.build(PINS["vocab_corpus"], TextConfig(max_tokens=40,
+                                                                     sequence_length=6))
+    encoder.save(tmp_path / "tokenizer.json")
+    plain = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))  # no lstm_sentiment code
+    ids = [e.ids for e in plain.encode_batch(PINS["vocab_corpus"])]
+    assert ids == PINS["encoded_max40_len6"]
+
+
+def test_full_imdb_vocabulary_and_ids_equal_keras(full_imdb: Path) -> None:
+    keras_vocab = json.loads((TRUTH / "vocab.json").read_text())
+    encoded = json.loads((TRUTH / "encoded.json").read_text())
+    train = data.load(full_imdb, "train")
+    encoder, _ = TextEncoder.build(train.texts, TextConfig())
+    assert len(keras_vocab) == encoder.vocab_size == 15_000
+    assert encoder.vocabulary[2:] == keras_vocab[2:]
+    rows = encoded["validation_first50"]
+    texts = [(full_imdb / r["path"]).read_text(encoding="utf-8") for r in rows]
+    assert encoder.encode(texts).tolist() == [r["ids"] for r in rows]
+    sentences = encoded["tutorial_sentences"]
+    assert encoder.encode([s["text"] for s in sentences]).tolist() == \
+        [s["ids"] for s in sentences]
