@@ -75,7 +75,7 @@ def render() -> str:
                           ("lstm_speed", lstm_section)):
         r = _load(name)
         if r is not None:
-            parts += section(r) + [""]
+            parts += [*section(r), ""]
     return "\n".join(parts).rstrip() + "\n"
 
 

@@ -89,6 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("texts", nargs="*", metavar="TEXT")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
 
+    p = sub.add_parser("explain", help="which words moved the score; the LSTM's gates")
+    p.add_argument("model", help="model folder")
+    p.add_argument("text", help="the text to explain")
+    p.add_argument("--gates", action="store_true",
+                   help="draw the LSTM's gates per word as a heat map (see --out)")
+    p.add_argument("--out", type=Path, default=Path("gates.png"),
+                   help="heat map file for --gates (.png, .svg, .pdf)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object (with --gates: the gate traces too)")
+
     p = sub.add_parser("plot", help="training and validation curves as an image")
     p.add_argument("model", help="model folder")
     p.add_argument("--out", type=Path, default=Path("curves.png"), help="image file (.png)")
@@ -127,7 +137,7 @@ def one_line(exc: BaseException) -> str:
 
 def _dispatch(args: argparse.Namespace) -> int:
     handler = {"data": _data, "train": _train, "evaluate": _evaluate, "predict": _predict,
-               "plot": _plot}[args.command]
+               "explain": _explain, "plot": _plot}[args.command]
     return handler(args)
 
 
@@ -227,8 +237,31 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explain(args: argparse.Namespace) -> int:
+    model = _load_model(args.model)
+    explanation = model.explain(args.text)
+    result: dict[str, Any] = explanation.to_dict()
+    if args.gates:
+        from .plots import plot_gates
+
+        trace = model.trace(args.text)
+        plot_gates(trace, args.out)
+        result["gates"] = trace.to_dict()
+        result["gates_image"] = str(args.out)
+    if args.json:
+        _print_json(result)
+        return 0
+    print(f"{explanation.label} (p(positive) {explanation.score:.4f}); word contributions "
+          f"by {explanation.method}:")
+    for token, c in zip(explanation.tokens, explanation.contributions, strict=True):
+        print(f"  {c:+.4f}  {token}")
+    if args.gates:
+        print(f"gate heat map: {args.out}")
+    return 0
+
+
 def _plot(args: argparse.Namespace) -> int:
-    from .evaluate import plot_history
+    from .plots import plot_history
 
     model = _load_model(args.model)
     plot_history(model.history, args.out, title=f"{args.model} ({model.config.preset} preset)")

@@ -1,8 +1,7 @@
-"""Metrics and plots: accuracy, loss and confusion matrix on a split; training curves."""
+"""Metrics on a labelled split: accuracy, loss, confusion matrix, per-class scores."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,38 +41,3 @@ def _check_labels(model: SentimentModel, dataset: Dataset) -> None:
     if len(dataset.class_names) != len(model.labels):
         raise UserError(f"the data has classes {dataset.class_names} but the model knows "
                         f"{model.labels}")
-
-
-def plot_history(history: list[dict[str, float]], out: Path, title: str = "") -> None:
-    """Loss and accuracy per epoch, training and validation, side by side."""
-    if not history:
-        raise UserError("this model has no training history to plot")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
-    for ax, key, name in ((axes[0], "loss", "loss"), (axes[1], "acc", "accuracy")):
-        ax.plot(epochs, [h[key] for h in history], "o-", label=f"training {name}")
-        if all(f"val_{key}" in h for h in history):
-            ax.plot(epochs, [h[f"val_{key}"] for h in history], "s-",
-                    label=f"validation {name}")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(name)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    if title:
-        fig.suptitle(title)
-    import io
-
-    from .fileio import atomic_write_bytes
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format=out.suffix.lstrip(".") or "png", dpi=120)
-    plt.close(fig)
-    try:
-        atomic_write_bytes(out, buf.getvalue())
-    except OSError as exc:
-        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None

@@ -20,6 +20,7 @@ from . import artifact
 from .artifact import Artifact
 from .config import RunConfig
 from .errors import ArtifactError
+from .lstm import ReferenceLSTM
 from .model import SentimentLSTM
 from .text import TextEncoder
 
@@ -31,6 +32,55 @@ class Prediction:
     label: str
     score: float  # p(positive class) for two classes; p(predicted class) otherwise
     probabilities: dict[str, float] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class Explanation:
+    """How much each word moved the score (positive = towards ``label``'s score)."""
+
+    tokens: list[str]
+    contributions: list[float]
+    label: str
+    score: float  # p(positive) for two classes, else p(label)
+    method: str  # "occlusion": score minus the score without that word
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "score": self.score, "method": self.method,
+                "tokens": [{"token": t, "contribution": round(c, 6)}
+                           for t, c in zip(self.tokens, self.contributions, strict=True)]}
+
+
+@dataclass
+class GateTrace:
+    """Per-word LSTM internals of one text; every array is [words, hidden]."""
+
+    tokens: list[str]  # standardized words, in order
+    known: list[bool]  # False where the word is out of vocabulary ([UNK])
+    input_gate: np.ndarray  # i: how much of the candidate is written
+    forget_gate: np.ndarray  # f: how much of the old cell state is kept
+    output_gate: np.ndarray  # o: how much of the cell state is shown as h
+    candidate: np.ndarray  # C~ (g): the proposed new content
+    cell: np.ndarray  # C
+    hidden: np.ndarray  # h
+    score: float  # the model's score for the whole text
+
+    @property
+    def cell_norm(self) -> np.ndarray:
+        return np.linalg.norm(self.cell, axis=1)
+
+    @property
+    def hidden_norm(self) -> np.ndarray:
+        return np.linalg.norm(self.hidden, axis=1)
+
+    def to_dict(self) -> dict[str, Any]:
+        def rows(a: np.ndarray) -> list[list[float]]:
+            return np.round(a.astype(float), 5).tolist()
+
+        return {"tokens": self.tokens, "known": self.known, "score": self.score,
+                "input_gate": rows(self.input_gate), "forget_gate": rows(self.forget_gate),
+                "output_gate": rows(self.output_gate), "candidate": rows(self.candidate),
+                "cell_norm": np.round(self.cell_norm, 5).tolist(),
+                "hidden_norm": np.round(self.hidden_norm, 5).tolist()}
 
 
 class SentimentModel:
@@ -49,13 +99,19 @@ class SentimentModel:
     # ---------------------------------------------------------------- loading and saving
 
     @classmethod
-    def load(cls, path: str | Path) -> SentimentModel:
-        """Load a model folder, verifying its checksums (see :mod:`lstm_sentiment.artifact`)."""
-        return cls.from_artifact(artifact.load_folder(Path(path)))
+    def load(cls, path: str | Path, *, lstm: str | None = None) -> SentimentModel:
+        """Load a model folder, verifying its checksums (see :mod:`lstm_sentiment.artifact`).
+
+        ``lstm`` ("fused" or "reference") runs the weights on that LSTM implementation instead
+        of the one the model was trained with; both give the same probabilities.
+        """
+        return cls.from_artifact(artifact.load_folder(Path(path)), lstm=lstm)
 
     @classmethod
-    def from_artifact(cls, art: Artifact) -> SentimentModel:
+    def from_artifact(cls, art: Artifact, *, lstm: str | None = None) -> SentimentModel:
         cfg = art.config
+        if lstm is not None:
+            cfg.model.lstm = lstm  # type: ignore[assignment]
         encoder = TextEncoder(_tokenizer_from_json(art.tokenizer_json), cfg.text.sequence_length)
         if encoder.vocab_size != cfg.model.vocab_size:
             raise ArtifactError(f"the vocabulary has {encoder.vocab_size} tokens but the model "
@@ -116,6 +172,58 @@ class SentimentModel:
                                   {name: float(p) for name, p in zip(self.labels, row,
                                                                      strict=True)}))
         return out
+
+    @torch.inference_mode()
+    def explain(self, text: str) -> Explanation:
+        """Each word's contribution to p(positive) (or to the predicted class), by occlusion:
+        the score of the text minus the score of the text with that one word left out."""
+        ids = self.encode([text])[0]
+        n = int((ids != 0).sum())
+        words = self.encoder.tokens(text)[:n]
+        full = self._class_scores(ids.unsqueeze(0))
+        k = int(full[0].argmax()) if full.shape[1] > 2 else 1
+        if n == 0:
+            return Explanation([], [], self.labels[k], float(full[0, k]), "occlusion")
+        keep = ~torch.eye(n, ids.shape[0], dtype=torch.bool)  # row t drops word t
+        without = torch.zeros(n, ids.shape[0], dtype=ids.dtype)
+        for t in range(n):
+            kept = ids[keep[t]]
+            without[t, : len(kept)] = kept
+        scores = self._class_scores(without)[:, k]
+        contributions = (float(full[0, k]) - scores).tolist()
+        label = self.labels[int(full[0].argmax())]
+        return Explanation(words, contributions, label, float(full[0, k]), "occlusion")
+
+    def _class_scores(self, ids: torch.Tensor) -> torch.Tensor:
+        logits = self.logits(ids)
+        if logits.dim() == 1:
+            p = torch.sigmoid(logits)
+            return torch.stack([1 - p, p], dim=1)
+        return torch.softmax(logits, dim=-1)
+
+    @torch.inference_mode()
+    def trace(self, text: str) -> GateTrace:
+        """The LSTM's gates, candidate and state norms at every word of ``text``.
+
+        Runs the model's weights through :class:`~lstm_sentiment.lstm.ReferenceLSTM`, which
+        records each gate. Only the real words are traced (up to the sequence length).
+        """
+        ids = self.encode([text])[0]
+        n = int((ids != 0).sum())
+        words = self.encoder.tokens(text)[:n]
+        ref = ReferenceLSTM(self.config.model.embedding_dim, self.config.model.hidden_size)
+        ref.load_state_dict(self.network.lstm.state_dict())
+        x = self.network.embedding(ids[: max(n, 1)].unsqueeze(0))
+        _, _, tr = ref.trace(x)
+        vocab_ids = ids[:n].tolist()
+        return GateTrace(
+            tokens=words,
+            known=[i != 1 for i in vocab_ids],
+            input_gate=tr.i[0, :n].numpy(), forget_gate=tr.f[0, :n].numpy(),
+            output_gate=tr.o[0, :n].numpy(), candidate=tr.g[0, :n].numpy(),
+            cell=tr.c[0, :n].numpy(), hidden=tr.h[0, :n].numpy(),
+            score=self.predict([text])[0].score,
+        )
 
     def __repr__(self) -> str:
         m = self.config.model

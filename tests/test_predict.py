@@ -1,0 +1,89 @@
+"""predict.py beyond labels: swapping the LSTM implementation, gate traces, explanations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lstm_sentiment import SentimentModel
+from lstm_sentiment.cli import main
+
+TEXTS = ["A great and wonderful film", "boring, awful, the worst plot", "", "movie " * 40]
+
+
+@pytest.mark.parametrize("lstm", ["reference", "fused"])
+def test_lstm_implementations_are_interchangeable(tiny_model: Path, lstm: str) -> None:
+    trained = SentimentModel.load(tiny_model)  # trained with the fused LSTM
+    swapped = SentimentModel.load(tiny_model, lstm=lstm)
+    assert type(swapped.network.lstm).__name__ == ("ReferenceLSTM" if lstm == "reference"
+                                                   else "LSTM")
+    np.testing.assert_allclose(swapped.predict_proba(TEXTS), trained.predict_proba(TEXTS),
+                               atol=1e-5, rtol=0)
+
+
+def test_model_trained_with_the_reference_lstm_runs_fused(tiny_imdb: Path,
+                                                          tmp_path: Path) -> None:
+    from lstm_sentiment import config as cfg
+    from lstm_sentiment.pipeline import run
+
+    config = cfg.preset("seed")
+    config.data.source = str(tiny_imdb)
+    config.text.max_tokens, config.text.sequence_length = 40, 16
+    config.train.epochs, config.train.batch_size = 1, 30
+    config.model.lstm = "reference"
+    run(config, tmp_path / "ref", evaluate_test=False, log=lambda _l: None)
+    ref = SentimentModel.load(tmp_path / "ref")
+    assert type(ref.network.lstm).__name__ == "ReferenceLSTM"
+    fused = SentimentModel.load(tmp_path / "ref", lstm="fused")
+    np.testing.assert_allclose(fused.predict_proba(TEXTS), ref.predict_proba(TEXTS),
+                               atol=1e-5, rtol=0)
+
+
+def test_trace_follows_the_equations_and_the_model(tiny_model: Path) -> None:
+    model = SentimentModel.load(tiny_model)
+    text = "Great wonderful movie, the plot was fun"
+    tr = model.trace(text)
+    n = len(tr.tokens)
+    assert tr.tokens == model.encoder.tokens(text)[:n] and n == 7
+    for a in (tr.input_gate, tr.forget_gate, tr.output_gate, tr.candidate, tr.cell, tr.hidden):
+        assert a.shape == (n, model.config.model.hidden_size)
+    c_prev = np.zeros_like(tr.cell[0])
+    for t in range(n):  # C_t = f*C_{t-1} + i*C~ ; h_t = o*tanh(C_t)
+        c = tr.forget_gate[t] * c_prev + tr.input_gate[t] * tr.candidate[t]
+        np.testing.assert_allclose(tr.cell[t], c, atol=1e-6)
+        np.testing.assert_allclose(tr.hidden[t], tr.output_gate[t] * np.tanh(c), atol=1e-6)
+        c_prev = c
+    # the last hidden state is exactly what the classifier head reads
+    head = model.network.head
+    logit = head(torch.from_numpy(tr.hidden[-1])).item()
+    assert tr.score == pytest.approx(1 / (1 + np.exp(-logit)), abs=1e-5)
+    assert set(tr.to_dict()) >= {"tokens", "input_gate", "forget_gate", "output_gate",
+                                 "candidate", "cell_norm", "hidden_norm"}
+
+
+def test_explain_by_occlusion(tiny_model: Path) -> None:
+    model = SentimentModel.load(tiny_model)
+    text = "great wonderful the plot"
+    ex = model.explain(text)
+    assert ex.tokens == ["great", "wonderful", "the", "plot"] and ex.method == "occlusion"
+    for t, c in enumerate(ex.contributions):
+        rest = " ".join(w for i, w in enumerate(ex.tokens) if i != t)
+        assert c == pytest.approx(ex.score - model.predict([rest])[0].score, abs=1e-5)
+    assert model.explain("").tokens == []
+
+
+def test_explain_cli_with_gates(tiny_model: Path, tmp_path: Path,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    png = tmp_path / "gates.png"
+    code = main(["explain", str(tiny_model), "Great fun, awful plot", "--gates", "--out",
+                 str(png), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and png.read_bytes()[:4] == b"\x89PNG"
+    assert [t["token"] for t in out["tokens"]] == ["great", "fun", "awful", "plot"]
+    assert len(out["gates"]["forget_gate"]) == 4
+    code = main(["explain", str(tiny_model), "fun", "--gates", "--out", str(tmp_path / "x.gif")])
+    assert code == 2 and "choose a .png" in capsys.readouterr().err
