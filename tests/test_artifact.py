@@ -135,3 +135,14 @@ def test_pickle_files_in_the_folder_are_never_read(folder: Path, tmp_path: Path)
         (folder / name).write_bytes(pickle.dumps(Evil()))
     SentimentModel.load(folder).predict(["fine"])
     assert not marker.exists()
+
+
+def test_model_files_get_ordinary_permissions(tiny_model: Path) -> None:
+    import os
+    import stat
+
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in [*FILES, "checksums.json"]:
+        mode = stat.S_IMODE((tiny_model / name).stat().st_mode)
+        assert mode == 0o666 & ~mask, (name, oct(mode))
