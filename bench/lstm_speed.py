@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from common import cpu_model
 from torch import nn
 
 try:
@@ -31,17 +32,6 @@ except ImportError:  # running from a checkout without PYTHONPATH=src / an insta
     from lstm_sentiment.lstm import ReferenceLSTM
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "lstm_speed.json"
-
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo (falls back to platform.processor())."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def median_ms(fn: Callable[[], object], repeats: int, warmup: int) -> tuple[float, list[float]]:
