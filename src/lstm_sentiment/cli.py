@@ -99,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help="print one JSON object (with --gates: the gate traces too)")
 
+    p = sub.add_parser("import-keras",
+                       help="turn a tutorial model saved by Keras (.keras or .h5) into a folder")
+    p.add_argument("file", type=Path, help="the Keras file (.keras zip or legacy .h5)")
+    p.add_argument("--out", required=True, type=Path, help="model folder to write")
+    p.add_argument("--force", action="store_true", help="replace a model already in --out")
+
     p = sub.add_parser("plot", help="training and validation curves as an image")
     p.add_argument("model", help="model folder")
     p.add_argument("--out", type=Path, default=Path("curves.png"), help="image file (.png)")
@@ -137,7 +143,7 @@ def one_line(exc: BaseException) -> str:
 
 def _dispatch(args: argparse.Namespace) -> int:
     handler = {"data": _data, "train": _train, "evaluate": _evaluate, "predict": _predict,
-               "explain": _explain, "plot": _plot}[args.command]
+               "explain": _explain, "import-keras": _import_keras, "plot": _plot}[args.command]
     return handler(args)
 
 
@@ -257,6 +263,20 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"  {c:+.4f}  {token}")
     if args.gates:
         print(f"gate heat map: {args.out}")
+    return 0
+
+
+def _import_keras(args: argparse.Namespace) -> int:
+    from .errors import UserError
+    from .keras_import import import_keras
+
+    if (args.out / "checksums.json").exists() and not args.force:
+        raise UserError(f"{args.out} already holds a trained model; pass --force to replace it")
+    model = import_keras(args.file)
+    model.save(args.out)
+    m = model.config.model
+    print(f"imported {args.file} -> {args.out} (vocabulary {m.vocab_size}, sequence length "
+          f"{model.config.text.sequence_length}, LSTM {m.hidden_size}, padding read as Keras)")
     return 0
 
 
