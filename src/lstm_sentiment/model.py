@@ -63,6 +63,10 @@ class SentimentLSTM(nn.Module):
         logits = self.head(last)
         return logits.squeeze(-1) if logits.shape[-1] == 1 else logits
 
+    @property
+    def masks_padding(self) -> bool:
+        return self.config.mask_padding
+
     def _run_lstm(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """All hidden states [B, T, H] and the final one [B, H]."""
         steps = x.shape[1]

@@ -170,8 +170,8 @@ def fit(model: nn.Module, train: Split, val: Split | None, config: TrainConfig, 
 def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train: Split,
                  config: TrainConfig, epoch: int) -> dict[str, float]:
     model.train()
-    bucket = config.bucket_by_length and bool(getattr(model, "config", None)
-                                              and model.config.mask_padding)
+    # grouping lengths only saves time when the model cuts each batch to its longest row
+    bucket = config.bucket_by_length and getattr(model, "masks_padding", False)
     plan = batches(train, config.batch_size, _epoch_seed(config.seed, epoch), bucket)
     seen, total_loss, correct = 0, 0.0, 0
     with progress.bar(f"Epoch {epoch + 1}/{config.epochs}", len(plan)) as bar:
