@@ -99,6 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help="print one JSON object (with --gates: the gate traces too)")
 
+    p = sub.add_parser("score", help="label every row of a CSV, TSV, JSONL or text file")
+    p.add_argument("model", help="model folder")
+    p.add_argument("--input", required=True, help="input file, or - for stdin")
+    p.add_argument("--output", help="output file (default: stdout); written atomically")
+    p.add_argument("--text-field", help="column/key holding the text (default: text, review)")
+    p.add_argument("--format", choices=["csv", "tsv", "jsonl", "lines"],
+                   help="input format (default: from the file name; stdin: lines)")
+    p.add_argument("--output-format", choices=["csv", "tsv", "jsonl"],
+                   help="output format (default: from the output name, else like the input)")
+    p.add_argument("--prefix", default="", help="prefix for the added label/score/error fields")
+    p.add_argument("--chunk-size", type=_positive_int, default=2000,
+                   help="rows scored at a time (memory stays bounded)")
+
     p = sub.add_parser("import-keras",
                        help="turn a tutorial model saved by Keras (.keras or .h5) into a folder")
     p.add_argument("file", type=Path, help="the Keras file (.keras zip or legacy .h5)")
@@ -143,7 +156,8 @@ def one_line(exc: BaseException) -> str:
 
 def _dispatch(args: argparse.Namespace) -> int:
     handler = {"data": _data, "train": _train, "evaluate": _evaluate, "predict": _predict,
-               "explain": _explain, "import-keras": _import_keras, "plot": _plot}[args.command]
+               "explain": _explain, "score": _score, "import-keras": _import_keras,
+               "plot": _plot}[args.command]
     return handler(args)
 
 
@@ -263,6 +277,25 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"  {c:+.4f}  {token}")
     if args.gates:
         print(f"gate heat map: {args.out}")
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from .score import score_file
+
+    model = _load_model(args.model)
+    summary = score_file(model, args.input, args.output, text_field=args.text_field,
+                         fmt=args.format, output_fmt=args.output_format, prefix=args.prefix,
+                         chunk_size=args.chunk_size)
+    where = summary.output or "stdout"
+    print(f"scored {summary.rows} rows in {summary.seconds:.1f}s "
+          f"({summary.rows_per_second:,.0f} rows/s) -> {where}", file=sys.stderr)
+    if summary.errors:
+        print(f"warning: {summary.errors} rows could not be scored; see their error field",
+              file=sys.stderr)
+    if summary.undecodable_lines:
+        print(f"note: {summary.undecodable_lines} lines had undecodable bytes, replaced by U+FFFD",
+              file=sys.stderr)
     return 0
 
 
