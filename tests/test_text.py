@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lstm_sentiment import data
 from lstm_sentiment.config import TextConfig
@@ -26,6 +28,40 @@ def encoder_for(vocab: list[str], length: int = 228) -> TextEncoder:
 @pytest.mark.parametrize("case", CASES, ids=[repr(c["input"][:20]) for c in CASES])
 def test_standardize_and_split_like_tensorflow(case: dict) -> None:
     assert encoder_for(["x"]).tokens(case["input"]) == case["tokens"]
+
+
+def test_fast_route_equals_the_tokenizer() -> None:
+    texts = [c["input"] for c in CASES] + PINS["vocab_corpus"] + ["", "  ", "\ud800 lone"]
+    encoder, _ = TextEncoder.build(PINS["vocab_corpus"] + texts[:20], TextConfig(max_tokens=60,
+                                                                               sequence_length=9))
+    assert encoder._byte_vocab is not None  # the tutorial pipeline takes the fast route
+    np.testing.assert_array_equal(encoder.encode(texts), encoder.encode_with_tokenizer(texts))
+
+
+@given(st.lists(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=80) |
+                st.sampled_from(["<br />", "<BR />", "A.B", "x\u00a0y", "\x1c", "É!"]),
+                max_size=8))
+@settings(max_examples=150, deadline=None)
+def test_fast_route_equals_the_tokenizer_on_any_text(parts: list[str]) -> None:
+    text = " ".join(parts)
+    np.testing.assert_array_equal(_ROUTES.encode([text]), _ROUTES.encode_with_tokenizer([text]))
+    normalized = _ROUTES.tokenizer.normalizer.normalize_str(text)
+    assert _ROUTES.tokens(text) == \
+        [w for w, _ in _ROUTES.tokenizer.pre_tokenizer.pre_tokenize_str(normalized)]
+
+
+_ROUTES, _ = TextEncoder.build(PINS["vocab_corpus"] + ["a b c x y é É"],
+                               TextConfig(max_tokens=30, sequence_length=12))
+
+
+def test_other_tokenizers_use_the_tokenizer_route(tmp_path: Path) -> None:
+    from tokenizers import normalizers
+
+    encoder = encoder_for(["good"], length=4)
+    encoder.tokenizer.normalizer = normalizers.Lowercase()  # no longer the tutorial pipeline
+    other = TextEncoder(encoder.tokenizer, 4)
+    assert other._byte_vocab is None
+    assert other.encode(["GOOD Émile good"]).tolist() == [[2, 1, 2, 0]]
 
 
 def test_tie_rule_on_crafted_counts() -> None:
@@ -86,6 +122,9 @@ def test_full_imdb_vocabulary_and_ids_equal_keras(full_imdb: Path) -> None:
     rows = encoded["validation_first50"]
     texts = [(full_imdb / r["path"]).read_text(encoding="utf-8") for r in rows]
     assert encoder.encode(texts).tolist() == [r["ids"] for r in rows]
+    val_texts = data.load(full_imdb, "validation").texts
+    np.testing.assert_array_equal(encoder.encode(val_texts),
+                                  encoder.encode_with_tokenizer(val_texts))
     sentences = encoded["tutorial_sentences"]
     assert encoder.encode([s["text"] for s in sentences]).tolist() == \
         [s["ids"] for s in sentences]

@@ -88,10 +88,10 @@ def test_resume_refuses_other_runs_and_missing_checkpoints(tmp_path: Path) -> No
             fingerprint={"run": "other"}, log=lambda _l: None)
 
 
-def test_checkpoint_has_no_pickle(tmp_path: Path) -> None:
-    _fit(1, tmp_path)
+def test_checkpoint_has_no_pickle_and_keeps_one_epoch(tmp_path: Path) -> None:
+    _fit(2, tmp_path)
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["model.safetensors", "optimizer.safetensors", "state.json"]
+    assert names == ["model-epoch2.safetensors", "optimizer-epoch2.safetensors", "state.json"]
 
 
 def test_batches_cover_every_row_once() -> None:

@@ -248,7 +248,11 @@ def _predict(args: argparse.Namespace) -> int:
             from .errors import UserError
 
             raise UserError("give texts as arguments or pipe them in, one per line")
-        texts = [line.rstrip("\r\n") for line in sys.stdin]
+        raw = getattr(sys.stdin, "buffer", None)
+        if raw is None:  # a text-only stream
+            texts = [line.rstrip("\r\n") for line in sys.stdin]
+        else:  # decode ourselves: bytes that are not UTF-8 become U+FFFD, as in training data
+            texts = [line.decode("utf-8", "replace").rstrip("\r\n") for line in raw]
     for text, pred in zip(texts, model.predict(texts), strict=True):
         if args.json:
             _print_json({"text": text, "label": pred.label, "score": pred.score})

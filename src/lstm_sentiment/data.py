@@ -35,6 +35,7 @@ OFFICIAL_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 OFFICIAL_MD5 = "7c2ac02c03563afcf9b574c7e56c153a"
 UNLABELLED = "unsup"  # IMDB's folder of unlabelled reviews; never a class
 TEXT_SUFFIX = ".txt"  # what Keras's text_dataset_from_directory reads
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz", ".gz")
 SUBSETS = ("train", "validation", "test")
 _CHUNK = 1 << 20
 
@@ -104,6 +105,8 @@ def fetch(source: str | None = None, *, sha256: str | None = None,
         return find_root(path)
     if sha256:
         _verify(path, _digest(path, "sha256"), sha256, "sha256")
+    if not path.name.lower().endswith(ARCHIVE_SUFFIXES) and not tarfile.is_tarfile(path):
+        raise DataError(f"{path} is neither a dataset folder nor a .tar.gz archive")
     return find_root(extract(path, cache / "extracted"))
 
 

@@ -38,6 +38,8 @@ def evaluate(model: SentimentModel, dataset: Dataset) -> dict[str, Any]:
 
 
 def _check_labels(model: SentimentModel, dataset: Dataset) -> None:
-    if len(dataset.class_names) != len(model.labels):
-        raise UserError(f"the data has classes {dataset.class_names} but the model knows "
-                        f"{model.labels}")
+    known = model.info.get("class_folders")
+    if len(dataset.class_names) != len(model.labels) or (known and
+                                                          dataset.class_names != known):
+        raise UserError(f"the data has classes {dataset.class_names} but the model was trained "
+                        f"on {known or model.labels}")

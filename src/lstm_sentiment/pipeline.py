@@ -50,7 +50,18 @@ def run(config: RunConfig, out: Path, *, resume: bool = False, force: bool = Fal
         evaluate_test: bool = True, log: Callable[[str], None] = print) -> SentimentModel:
     """Train per ``config``, save the model folder to ``out``, report validation/test metrics."""
     out = Path(out)
+    created = not out.exists()
     prepare_out(out, resume=resume, force=force)
+    try:
+        return _run(config, out, resume=resume, evaluate_test=evaluate_test, log=log)
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # leave no empty folder behind when nothing was saved
+        raise
+
+
+def _run(config: RunConfig, out: Path, *, resume: bool, evaluate_test: bool,
+         log: Callable[[str], None]) -> SentimentModel:
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
     root = data.fetch(config.data.source)

@@ -18,6 +18,7 @@ sorts ``np.lexsort((tokens, counts))`` and reverses it), cut at ``max_tokens``.
 
 from __future__ import annotations
 
+import json
 import re
 import string
 from collections.abc import Iterable, Sequence
@@ -103,8 +104,51 @@ def keras_order(counts: dict[str, int], max_tokens: int) -> list[str]:
     return [PAD, UNK] + [token for token, _ in ranked[: max_tokens - 2]]
 
 
+_ASCII_LOWER = bytes.maketrans(string.ascii_uppercase.encode(), string.ascii_lowercase.encode())
+_PUNCTUATION_BYTES = string.punctuation.encode()
+
+
+def _tutorial_words(text: str) -> list[bytes]:
+    """The ``tutorial`` standardization on UTF-8 bytes, with the standard library only.
+
+    Every character the standardization touches is ASCII, and ASCII bytes never occur inside a
+    multi-byte UTF-8 sequence, so byte operations give exactly the tokenizer's result:
+    ``bytes.translate`` lowercases A-Z and deletes punctuation, and ``bytes.split()`` splits on
+    ASCII whitespace only, as TensorFlow does. Lone surrogates (not valid UTF-8) pass through as
+    their raw bytes and simply miss the vocabulary.
+    """
+    raw = text.encode("utf-8", "surrogatepass").translate(_ASCII_LOWER)
+    return raw.replace(b"<br />", b"").translate(None, _PUNCTUATION_BYTES).split()
+
+
+def _is_tutorial_pipeline(tokenizer: Tokenizer) -> bool:
+    """Whether ``tokenizer`` standardizes and splits exactly like ``_bare_tokenizer``."""
+    canonical = json.loads(_bare_tokenizer({PAD: 0, UNK: 1}, "tutorial").to_str())
+    mine = json.loads(tokenizer.to_str())
+    model = mine.get("model", {})
+    return (mine.get("normalizer") == canonical["normalizer"]
+            and mine.get("pre_tokenizer") == canonical["pre_tokenizer"]
+            and model.get("type") == "WordLevel" and model.get("unk_token") == UNK
+            and mine.get("post_processor") is None)
+
+
+def _valid_unicode(text: str) -> str:
+    """``text`` with lone surrogates replaced by U+FFFD (the tokenizer cannot take them)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
 class TextEncoder:
-    """A Hugging Face tokenizer set up to give ``[N, sequence_length]`` id matrices."""
+    """A Hugging Face tokenizer set up to give ``[N, sequence_length]`` id matrices.
+
+    ``tokenizer.json`` is the definition. For the ``tutorial`` standardization, encoding takes a
+    faster route over UTF-8 bytes with the same vocabulary (about 10x faster than
+    ``encode_batch``, and it never tokenizes past ``sequence_length`` words' worth of lookups);
+    tests check both routes give the same ids. Other tokenizers go through ``encode_batch``.
+    """
 
     def __init__(self, tokenizer: Tokenizer, sequence_length: int) -> None:
         self.tokenizer = tokenizer
@@ -112,6 +156,9 @@ class TextEncoder:
         tokenizer.enable_truncation(max_length=sequence_length)
         tokenizer.enable_padding(direction="right", pad_id=0, pad_token=PAD,
                                  length=sequence_length)
+        self._byte_vocab: dict[bytes, int] | None = None
+        if _is_tutorial_pipeline(tokenizer):
+            self._byte_vocab = {t.encode("utf-8"): i for t, i in tokenizer.get_vocab().items()}
 
     @classmethod
     def build(cls, texts: Sequence[str], config: TextConfig) -> tuple[TextEncoder, np.ndarray]:
@@ -164,14 +211,29 @@ class TextEncoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """``[N, sequence_length]`` int64 ids, padded/truncated at the end."""
+        if self._byte_vocab is None:
+            return self.encode_with_tokenizer(texts)
+        length = self.sequence_length
+        out = np.zeros((len(texts), length), dtype=np.int64)
+        get = self._byte_vocab.get
+        for row, text in enumerate(texts):
+            words = _tutorial_words(text)[:length]
+            if words:
+                out[row, : len(words)] = [get(w, 1) for w in words]
+        return out
+
+    def encode_with_tokenizer(self, texts: Sequence[str]) -> np.ndarray:
+        """:meth:`encode` through the Hugging Face tokenizer itself (the reference route)."""
         if not texts:
             return np.zeros((0, self.sequence_length), dtype=np.int64)
-        encodings = self.tokenizer.encode_batch(list(texts))
+        encodings = self.tokenizer.encode_batch([_valid_unicode(t) for t in texts])
         flat = np.fromiter((i for e in encodings for i in e.ids), dtype=np.int64,
                            count=len(texts) * self.sequence_length)
         return flat.reshape(len(texts), self.sequence_length)
 
     def tokens(self, text: str) -> list[str]:
         """The standardized words of ``text`` (before vocabulary lookup, not truncated)."""
-        normalized = self.tokenizer.normalizer.normalize_str(text)
+        if self._byte_vocab is not None:
+            return [w.decode("utf-8", "replace") for w in _tutorial_words(text)]
+        normalized = self.tokenizer.normalizer.normalize_str(_valid_unicode(text))
         return [w for w, _ in self.tokenizer.pre_tokenizer.pre_tokenize_str(normalized)]

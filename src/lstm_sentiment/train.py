@@ -5,9 +5,11 @@ the global torch seed is reset the same way, so resuming from the checkpoint aft
 replays exactly what an uninterrupted run would have done (bit-identical on the same machine and
 thread count).
 
-Checkpoints live in ``<out>/checkpoint/``: ``model.safetensors``, ``optimizer.safetensors`` and
-``state.json``. Every file is written to a temp name and renamed, so a crash or Ctrl-C leaves the
-previous epoch's checkpoint intact. No pickle: optimizer state is flattened into safetensors.
+Checkpoints live in ``<out>/checkpoint/``: ``model-epochN.safetensors``,
+``optimizer-epochN.safetensors`` and ``state.json``, which names them. Every file is written to a
+temp name and renamed, ``state.json`` last, so a crash or Ctrl-C at any moment leaves one complete,
+consistent checkpoint (see :func:`save_checkpoint`). No pickle: optimizer state is flattened into
+safetensors.
 """
 
 from __future__ import annotations
@@ -224,13 +226,24 @@ def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torc
 def save_checkpoint(directory: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
                     epochs_done: int, history: History,
                     fingerprint: dict[str, Any] | None) -> None:
+    """Write epoch ``epochs_done``'s checkpoint as one unit.
+
+    The tensors go to files named after the epoch; ``state.json``, renamed into place last,
+    names them. Until that rename, the previous ``state.json`` and the files it names are intact;
+    after it, the older epochs' files are removed. A crash anywhere leaves one consistent set.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     opt_tensors, opt_meta = _optimizer_tensors(optimizer)
-    atomic_write_bytes(directory / "model.safetensors", _safetensors_bytes(model.state_dict()))
-    atomic_write_bytes(directory / "optimizer.safetensors", _safetensors_bytes(opt_tensors))
-    state = {"epochs_done": epochs_done, "history": history.epochs, "optimizer": opt_meta,
-             "fingerprint": fingerprint}
-    atomic_write_text(directory / "state.json", json.dumps(state, indent=2))  # last: commits
+    files = {"model": f"model-epoch{epochs_done}.safetensors",
+             "optimizer": f"optimizer-epoch{epochs_done}.safetensors"}
+    atomic_write_bytes(directory / files["model"], _safetensors_bytes(model.state_dict()))
+    atomic_write_bytes(directory / files["optimizer"], _safetensors_bytes(opt_tensors))
+    state = {"epochs_done": epochs_done, "files": files, "history": history.epochs,
+             "optimizer": opt_meta, "fingerprint": fingerprint}
+    atomic_write_text(directory / "state.json", json.dumps(state, indent=2))  # commits
+    for old in directory.glob("*-epoch*.safetensors"):
+        if old.name not in files.values():
+            old.unlink(missing_ok=True)
 
 
 def _safetensors_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
@@ -241,9 +254,9 @@ def load_checkpoint(directory: Path, model: nn.Module, optimizer: torch.optim.Op
                     fingerprint: dict[str, Any] | None) -> tuple[int, History]:
     try:
         state = json.loads((directory / "state.json").read_text())
-        weights = load_file(directory / "model.safetensors")
-        opt_tensors = load_file(directory / "optimizer.safetensors")
-    except (OSError, ValueError) as exc:
+        weights = load_file(directory / state["files"]["model"])
+        opt_tensors = load_file(directory / state["files"]["optimizer"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(f"unreadable checkpoint in {directory}: {exc}") from None
     if fingerprint is not None and state.get("fingerprint") != fingerprint:
         raise UserError(f"the checkpoint in {directory} is from a different run "
