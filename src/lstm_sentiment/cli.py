@@ -99,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help="print one JSON object (with --gates: the gate traces too)")
 
+    p = sub.add_parser("serve", help="HTTP API and web page for a model")
+    p.add_argument("model", help="model folder")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+
     p = sub.add_parser("score", help="label every row of a CSV, TSV, JSONL or text file")
     p.add_argument("model", help="model folder")
     p.add_argument("--input", required=True, help="input file, or - for stdin")
@@ -156,7 +162,7 @@ def one_line(exc: BaseException) -> str:
 
 def _dispatch(args: argparse.Namespace) -> int:
     handler = {"data": _data, "train": _train, "evaluate": _evaluate, "predict": _predict,
-               "explain": _explain, "score": _score, "import-keras": _import_keras,
+               "explain": _explain, "serve": _serve, "score": _score, "import-keras": _import_keras,
                "plot": _plot}[args.command]
     return handler(args)
 
@@ -275,12 +281,19 @@ def _explain(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(result)
         return 0
-    print(f"{explanation.label} (p(positive) {explanation.score:.4f}); word contributions "
-          f"by {explanation.method}:")
-    for token, c in zip(explanation.tokens, explanation.contributions, strict=True):
-        print(f"  {c:+.4f}  {token}")
+    _print_explanation(explanation)
     if args.gates:
         print(f"gate heat map: {args.out}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .serve import serve
+
+    model = _load_model(args.model)
+    print(f"serving {args.model} on http://{args.host}:{args.port}/ (Ctrl-C to stop)",
+          file=sys.stderr)
+    serve(model, host=args.host, port=args.port)
     return 0
 
 
@@ -315,6 +328,30 @@ def _import_keras(args: argparse.Namespace) -> int:
     print(f"imported {args.file} -> {args.out} (vocabulary {m.vocab_size}, sequence length "
           f"{model.config.text.sequence_length}, LSTM {m.hidden_size}, padding read as Keras)")
     return 0
+
+
+def _print_explanation(explanation: Any) -> None:
+    """The text with each word on a green (towards positive) or red background, strongest
+    darkest, then the words that moved the score most. Colours only on a terminal."""
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(highlight=False)
+    pairs = list(zip(explanation.tokens, explanation.contributions, strict=True))
+    biggest = max((abs(c) for _, c in pairs), default=0.0) or 1.0
+    line = Text()
+    for token, c in pairs:
+        strength = min(1.0, abs(c) / biggest)
+        r, g, b = (22, 163, 74) if c >= 0 else (220, 38, 38)
+        mix = [round(255 + (v - 255) * (0.15 + 0.75 * strength)) for v in (r, g, b)]
+        line.append(token, style=f"black on rgb({mix[0]},{mix[1]},{mix[2]})")
+        line.append(" ")
+    console.print(f"[bold]{explanation.label}[/bold] (p(positive) {explanation.score:.4f}); "
+                  f"word contributions by {explanation.method}:")
+    console.print(line)
+    ranked = sorted(pairs, key=lambda p: abs(p[1]), reverse=True)[:10]
+    for token, c in ranked:
+        console.print(f"  {c:+.4f}  {token}", style="green" if c >= 0 else "red")
 
 
 def _plot(args: argparse.Namespace) -> int:

@@ -1,0 +1,200 @@
+"""serve.py: the HTTP API (through FastAPI's test client) and the page in a real browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from lstm_sentiment import SentimentModel
+from lstm_sentiment.serve import MAX_TEXTS, create_app
+
+# The README's screenshot comes from this test run against a real model:
+#   LSTM_SENTIMENT_PAGE_MODEL=runs/seed LSTM_SENTIMENT_SCREENSHOT=docs/images/web-page.png \
+#   .venv/bin/python -m pytest tests/test_serve.py -k chromium
+PAGE_MODEL = os.environ.get("LSTM_SENTIMENT_PAGE_MODEL")
+SCREENSHOT = os.environ.get("LSTM_SENTIMENT_SCREENSHOT")
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model: Path) -> SentimentModel:
+    return SentimentModel.load(tiny_model)
+
+
+@pytest.fixture(scope="module")
+def client(model: SentimentModel) -> Iterator[TestClient]:
+    with TestClient(create_app(model, max_body_bytes=64 * 1024),
+                    raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_predict_matches_the_python_api(client: TestClient, model: SentimentModel) -> None:
+    texts = ["great wonderful fun", "awful boring", ""]
+    r = client.post("/v1/predict", json={"texts": texts})
+    assert r.status_code == 200
+    got = r.json()["predictions"]
+    want = model.predict(texts)
+    assert [p["label"] for p in got] == [p.label for p in want]
+    assert [p["score"] for p in got] == pytest.approx([p.score for p in want], abs=1e-6)
+
+
+def test_explain_returns_contributions_and_gates(client: TestClient,
+                                                 model: SentimentModel) -> None:
+    r = client.post("/v1/explain", json={"text": "Great fun, awful plot"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["method"] == "occlusion"
+    assert [t["token"] for t in body["tokens"]] == ["great", "fun", "awful", "plot"]
+    assert body["score"] == pytest.approx(model.predict(["Great fun, awful plot"])[0].score)
+    gates = body["gates"]
+    assert len(gates["forget_gate"]) == 4
+    assert len(gates["forget_gate"][0]) == model.config.model.hidden_size
+    assert all(0 <= v <= 1 for row in gates["input_gate"] for v in row)
+
+
+def test_model_health_docs_and_page(client: TestClient) -> None:
+    info = client.get("/v1/model").json()
+    assert info["labels"] == ["negative", "positive"] and info["metrics"]["test"]["n"] == 40
+    assert client.get("/health").json() == {"status": "ok"}
+    spec = client.get("/openapi.json").json()
+    assert {"/v1/predict", "/v1/explain", "/v1/model", "/health"} <= set(spec["paths"])
+    page = client.get("/")
+    assert page.status_code == 200 and "<textarea" in page.text
+    for asset in ("/static/app.js", "/static/style.css"):
+        assert client.get(asset).status_code == 200
+    assert "http://" not in page.text and "https://" not in page.text  # no CDN
+
+
+@pytest.mark.parametrize(("body", "status", "needle"), [
+    ({"texts": []}, 422, "at least 1"),
+    ({"texts": ["ok"] * (MAX_TEXTS + 1)}, 422, "at most"),
+    ({"texts": "not a list"}, 422, "list"),
+    ({"texts": [1, 2]}, 422, "string"),
+    ({"texts": ["ok"], "extra": 1}, 422, "Extra inputs"),
+    ({}, 422, "Field required"),
+])
+def test_bad_requests_are_json_4xx(client: TestClient, body: dict, status: int,
+                                   needle: str) -> None:
+    r = client.post("/v1/predict", json=body)
+    assert r.status_code == status
+    payload = r.json()
+    assert payload["error"] == "invalid request"
+    assert needle in json.dumps(payload)
+
+
+def test_malformed_json_and_oversized_bodies(client: TestClient) -> None:
+    r = client.post("/v1/predict", content=b'{"texts": [', headers={
+        "Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"] == "invalid request"
+    big = json.dumps({"texts": ["x" * 70_000]})
+    r = client.post("/v1/predict", content=big, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and "body over" in r.json()["error"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b'{"texts": ["'
+        for _ in range(20):
+            yield b"y" * 8192
+        yield b'"]}'
+
+    r = client.post("/v1/predict", content=chunks(), headers={
+        "Content-Type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_errors_leak_no_internals(model: SentimentModel, monkeypatch: pytest.MonkeyPatch,
+                                  client: TestClient) -> None:
+    def boom(_texts: object) -> None:
+        raise RuntimeError(f"secret path {Path(__file__)}")
+
+    monkeypatch.setattr(model, "predict", boom)
+    r = client.post("/v1/predict", json={"texts": ["x"]})
+    assert r.status_code == 500 and r.json() == {"error": "internal error"}
+    assert "Traceback" not in r.text and str(Path(__file__)) not in r.text
+
+
+def test_serve_binds_localhost_by_default() -> None:
+    from lstm_sentiment.cli import build_parser
+
+    args = build_parser().parse_args(["serve", "m"])
+    assert args.host == "127.0.0.1" and args.port == 8000
+
+
+# ------------------------------------------------------------------ a real browser
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    return None
+
+
+@pytest.fixture
+def live_server(model: SentimentModel) -> Iterator[str]:
+    import uvicorn
+
+    if PAGE_MODEL:
+        model = SentimentModel.load(PAGE_MODEL)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    config = uvicorn.Config(create_app(model), host="127.0.0.1", port=port, log_level="error")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_web_page_in_headless_chromium(live_server: str, tmp_path: Path) -> None:
+    browser_path = _chromium()
+    if browser_path is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must install Chromium (see .ci/run) for the browser test")
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=browser_path, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1000, "height": 1100})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(live_server + "/")
+        page.fill("#review", "A great, wonderful and fun movie. The plot was awful though.")
+        page.wait_for_function(
+            "document.getElementById('model-line').textContent.includes('model')")
+        page.click("#analyze")
+        page.wait_for_selector("#result:not([hidden])", timeout=15_000)
+        label = page.text_content("#label")
+        assert label in ("positive", "negative")
+        words = page.query_selector_all("#words .word")
+        assert [w.text_content() for w in words][:3] == ["a", "great", "wonderful"]
+        contributions = [float(w.get_attribute("data-contribution") or "nan") for w in words]
+        assert all(c == c for c in contributions)  # every word highlighted with a number
+        colours = {w.evaluate("e => getComputedStyle(e).backgroundColor") for w in words}
+        assert len(colours) > 1  # words are coloured differently
+        assert page.query_selector("#gates canvas") is not None
+        width = page.eval_on_selector("#bar-fill", "e => parseFloat(e.style.width)")
+        score = float(page.text_content("#score").split("=")[1])
+        assert width == pytest.approx(100 * score, abs=0.2)
+        shot = Path(SCREENSHOT) if SCREENSHOT else tmp_path / "web-page.png"
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert not errors, errors
+    assert shot.stat().st_size > 10_000
