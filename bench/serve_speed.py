@@ -1,0 +1,77 @@
+"""Serving speed: single-review latency (Python API and HTTP on loopback) and batch scoring.
+
+Uses a seed-preset model with the real vocabulary (untrained weights cost the same as trained
+ones) and the official test reviews. Writes bench/results/serve_speed.json. Targets (issue 6):
+Python API p50 <= 1 ms; HTTP p50 <= 5 ms and p99 <= 15 ms; `score` >= 30,000 reviews/s.
+
+    python bench/serve_speed.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from common import default_source, write
+from serving import Server, percentiles, seed_model
+
+from lstm_sentiment.score import score_file
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--source", default=default_source())
+    ap.add_argument("--quick", action="store_true", help="fewer requests and rows")
+    args = ap.parse_args()
+    n_requests = 300 if args.quick else 3000
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "seed"
+        model, reviews = seed_model(args.source, folder)
+        if args.quick:
+            reviews = reviews[:5000]
+        sample = [reviews[i * 7 % len(reviews)] for i in range(n_requests)]
+
+        for text in sample[:50]:
+            model.predict([text])  # warm up
+        api = []
+        for text in sample:
+            t = time.perf_counter()
+            model.predict([text])
+            api.append(1e3 * (time.perf_counter() - t))
+
+        with Server(folder) as server, httpx.Client(base_url=server.url) as client:
+            for text in sample[:50]:
+                client.post("/v1/predict", json={"texts": [text]})
+            http = []
+            for text in sample:
+                t = time.perf_counter()
+                r = client.post("/v1/predict", json={"texts": [text]})
+                http.append(1e3 * (time.perf_counter() - t))
+                r.raise_for_status()
+
+        lines = Path(tmp) / "reviews.txt"
+        lines.write_text("".join(" ".join(r.split()) + "\n" for r in reviews))
+        summary = score_file(model, lines, Path(tmp) / "scored.jsonl")
+
+    results = {
+        "api_single_review": percentiles(api),
+        "http_single_review": percentiles(http),
+        "score_reviews": summary.rows,
+        "score_reviews_per_second": summary.rows_per_second,
+        "score_seconds": summary.seconds,
+    }
+    print(f"Python API single review: p50 {results['api_single_review']['p50_ms']:.2f} ms, "
+          f"p99 {results['api_single_review']['p99_ms']:.2f} ms")
+    print(f"HTTP single review:       p50 {results['http_single_review']['p50_ms']:.2f} ms, "
+          f"p99 {results['http_single_review']['p99_ms']:.2f} ms")
+    print(f"score: {summary.rows:,} reviews in {summary.seconds:.2f} s = "
+          f"{summary.rows_per_second:,.0f} reviews/s (read, tokenize, predict, write)")
+    write("serve_speed" + ("_quick" if args.quick else ""), results)
+
+
+if __name__ == "__main__":
+    main()
