@@ -14,7 +14,10 @@ Layout of a dataset root::
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import json
 import os
 import shutil
 import tarfile
@@ -105,20 +108,25 @@ def fetch(source: str | None = None, *, sha256: str | None = None,
         return find_root(path)
     if sha256:
         _verify(path, _digest(path, "sha256"), sha256, "sha256")
+    if table_format(path):
+        return path
     if not path.name.lower().endswith(ARCHIVE_SUFFIXES) and not tarfile.is_tarfile(path):
         raise DataError(f"{path} is neither a dataset folder nor a .tar.gz archive")
     return find_root(extract(path, cache / "extracted"))
 
 
 def find_root(path: Path) -> Path:
-    """The folder holding ``train/`` and/or ``test/``: ``path`` itself or its only such child."""
+    """The folder holding ``train/`` and/or ``test/``: ``path`` itself or its only such child;
+    or, failing that, ``path`` itself when it holds class folders directly (no test split)."""
     if _is_root(path):
         return path
     children = [c for c in sorted(path.iterdir()) if c.is_dir() and _is_root(c)]
     if len(children) == 1:
         return children[0]
+    if not children and len(_class_dirs(path)) >= 2:
+        return path
     raise DataError(f"{path} holds no dataset: expected train/ and test/ folders "
-                    "(the aclImdb folder or a folder holding it)")
+                    "(the aclImdb folder or a folder holding it), or one folder per class")
 
 
 def _is_root(path: Path) -> bool:
@@ -221,11 +229,15 @@ def _verify(path: Path, actual: str, expected: str, algo: str) -> None:
 # Listing and splitting, exactly as Keras 2's text_dataset_from_directory
 
 
+def _class_dirs(folder: Path) -> list[str]:
+    return sorted(d.name for d in folder.iterdir() if d.is_dir() and d.name != UNLABELLED)
+
+
 def class_names(split_dir: Path) -> list[str]:
     """Sorted class folders of a split folder (``unsup`` excluded)."""
     if not split_dir.is_dir():
         raise DataError(f"missing folder {split_dir}")
-    names = sorted(d.name for d in split_dir.iterdir() if d.is_dir() and d.name != UNLABELLED)
+    names = _class_dirs(split_dir)
     if len(names) < 2:
         raise DataError(f"{split_dir} needs at least two class folders (such as neg/ and pos/), "
                         f"found {names or 'none'}")
@@ -277,19 +289,35 @@ def split_paths(root: Path, subset: str, validation_split: float = 0.25,
     if subset not in SUBSETS:
         raise DataError(f"unknown split {subset!r} (choose from {', '.join(SUBSETS)})")
     folder = "test" if subset == "test" else "train"
+    if not _is_root(root):  # one folder per class, no train/test: training data only
+        if subset == "test":
+            raise DataError(f"{root} has no test/ folder; give the test data with --test-source")
+        folder = ""
     split_dir = root / folder
     names = class_names(split_dir)
     paths, labels = list_files(split_dir, names)
     if subset != "test":
-        train_idx, val_idx = keras_split(len(paths), validation_split, seed)
-        idx = train_idx if subset == "train" else val_idx
-        paths = [paths[i] for i in idx]
-        labels = [labels[i] for i in idx]
-    return [f"{folder}/{p}" for p in paths], labels, names
+        paths, labels = _take_subset(paths, labels, subset, validation_split, seed)
+    return [f"{folder}/{p}" if folder else p for p in paths], labels, names
 
 
-def load(root: Path, subset: str, validation_split: float = 0.25, seed: int = 100) -> Dataset:
-    """Read one subset's reviews; undecodable bytes are replaced (U+FFFD) and counted."""
+def _take_subset(items: list[str], labels: list[int], subset: str, validation_split: float,
+                 seed: int) -> tuple[list[str], list[int]]:
+    train_idx, val_idx = keras_split(len(items), validation_split, seed)
+    idx = train_idx if subset == "train" else val_idx
+    return [items[i] for i in idx], [labels[i] for i in idx]
+
+
+def load(root: Path, subset: str, validation_split: float = 0.25, seed: int = 100, *,
+         text_field: str | None = None, label_field: str | None = None) -> Dataset:
+    """Read one subset's reviews; undecodable bytes are replaced (U+FFFD) and counted.
+
+    ``root`` is a dataset folder or a table (CSV/TSV/JSONL). A table's rows are split into
+    training and validation like files are; as a test source, all its rows are the test set.
+    """
+    if root.is_file():
+        return load_table(root, subset, validation_split, seed, text_field=text_field,
+                          label_field=label_field)
     paths, labels, names = split_paths(root, subset, validation_split, seed)
     examples: list[Example] = []
     replaced = 0
@@ -301,6 +329,102 @@ def load(root: Path, subset: str, validation_split: float = 0.25, seed: int = 10
             text = raw.decode("utf-8", errors="replace")
             replaced += 1
         examples.append(Example(text, label, rel))
+    return Dataset(subset, examples, names, replaced)
+
+
+# --------------------------------------------------------------------------------------------
+# Tables: CSV, TSV, JSONL
+
+TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl",
+                  ".ndjson": "jsonl"}
+TEXT_FIELDS = ("text", "review", "sentence", "content")
+LABEL_FIELDS = ("label", "sentiment", "class", "target")
+
+
+def table_format(path: Path) -> str | None:
+    return TABLE_SUFFIXES.get(path.suffix.lower())
+
+
+def _pick(fields: list[str], wanted: str | None, defaults: tuple[str, ...], what: str,
+          path: Path) -> str:
+    if wanted is not None:
+        if wanted not in fields:
+            raise DataError(f"{path} has no {what} field {wanted!r} (fields: "
+                            f"{', '.join(fields) or 'none'})")
+        return wanted
+    for name in defaults:
+        if name in fields:
+            return name
+    flag = "--text-field" if what == "text" else "--label-field"
+    raise DataError(f"{path}: which field holds the {what}? none of {', '.join(defaults)} "
+                    f"found (fields: {', '.join(fields) or 'none'}); use {flag}")
+
+
+def read_table(path: Path, text_field: str | None = None,
+               label_field: str | None = None) -> tuple[list[str], list[str], list[int], int]:
+    """Texts, label strings, line numbers, and how many undecodable bytes became U+FFFD."""
+    fmt = table_format(path)
+    raw = path.read_bytes()
+    text = raw.decode("utf-8-sig", errors="replace")
+    replaced = text.count("\ufffd") - raw.decode("utf-8-sig", errors="ignore").count("\ufffd")
+    rows: list[tuple[int, dict[str, object]]] = []
+    if fmt == "jsonl":
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise DataError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise DataError(f"{path}:{number}: expected a JSON object per line")
+            rows.append((number, row))
+        fields = sorted({k for _, r in rows for k in r})
+    else:
+        reader = csv.DictReader(io.StringIO(text, newline=""),
+                                delimiter="\t" if fmt == "tsv" else ",")
+        fields = list(reader.fieldnames or [])
+        rows = [(reader.line_num, dict(r)) for r in reader]
+    if not rows:
+        raise DataError(f"{path} has no rows")
+    tf = _pick(fields, text_field, TEXT_FIELDS, "text", path)
+    lf = _pick(fields, label_field, LABEL_FIELDS, "label", path)
+    texts, labels, lines = [], [], []
+    for number, row in rows:
+        t, y = row.get(tf), row.get(lf)
+        if not isinstance(t, str):
+            raise DataError(f"{path}:{number}: the {tf!r} field is missing or not text")
+        if y is None or isinstance(y, (dict, list)) or str(y).strip() == "":
+            raise DataError(f"{path}:{number}: the {lf!r} field is missing or empty")
+        texts.append(t)
+        labels.append(str(y).strip())
+        lines.append(number)
+    return texts, labels, lines, max(replaced, 0)
+
+
+def load_table(path: Path, subset: str, validation_split: float = 0.25, seed: int = 100, *,
+               text_field: str | None = None, label_field: str | None = None,
+               class_names: list[str] | None = None) -> Dataset:
+    """One subset of a labelled table; class names are the sorted distinct labels."""
+    if subset not in SUBSETS:
+        raise DataError(f"unknown split {subset!r} (choose from {', '.join(SUBSETS)})")
+    texts, raw_labels, lines, replaced = read_table(path, text_field, label_field)
+    names = class_names or sorted(set(raw_labels))
+    if len(names) < 2:
+        raise DataError(f"{path} has only one class ({names[0]!r}); need at least two")
+    index = {name: i for i, name in enumerate(names)}
+    ids = [f"{path.name}:{n}" for n in lines]
+    labels = [index.get(y, -1) for y in raw_labels]
+    if -1 in labels:
+        bad = labels.index(-1)
+        raise DataError(f"{path}:{lines[bad]}: label {raw_labels[bad]!r} is not one of "
+                        f"{', '.join(names)}")
+    if subset != "test":
+        train_idx, val_idx = keras_split(len(texts), validation_split, seed)
+        keep = (train_idx if subset == "train" else val_idx).tolist()
+        texts, labels, ids = ([texts[i] for i in keep], [labels[i] for i in keep],
+                              [ids[i] for i in keep])
+    examples = [Example(t, y, p) for t, y, p in zip(texts, labels, ids, strict=True)]
     return Dataset(subset, examples, names, replaced)
 
 

@@ -1,0 +1,99 @@
+"""data.py beyond IMDB folders: CSV/TSV/JSONL tables and plain folder-per-class layouts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lstm_sentiment import data
+from lstm_sentiment.errors import DataError
+
+ROWS = [("great fun", "pos"), ("awful, boring", "neg"), ("loved it", "pos"),
+        ("worst ever", "neg"), ("superb", "pos"), ("dull", "neg"), ("brilliant", "pos"),
+        ("waste of time", "neg")]
+
+
+def write_csv(path: Path, rows: list[tuple[str, str]], sep: str = ",",
+              header: str = "text,label") -> Path:
+    lines = [header.replace(",", sep)] + [f'"{t}"{sep}{y}' for t, y in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_csv_tsv_and_jsonl_give_the_same_dataset(tmp_path: Path) -> None:
+    csv_path = write_csv(tmp_path / "r.csv", ROWS)
+    tsv_path = write_csv(tmp_path / "r.tsv", ROWS, sep="\t")
+    jsonl_path = tmp_path / "r.jsonl"
+    jsonl_path.write_text("".join(json.dumps({"review": t, "sentiment": y}) + "\n"
+                                  for t, y in ROWS))
+    loaded = []
+    for path in (csv_path, tsv_path, jsonl_path):
+        assert data.fetch(str(path)) == path  # a table is its own source
+        train = data.load(path, "train")
+        val = data.load(path, "validation")
+        assert train.class_names == ["neg", "pos"]
+        assert len(train) == 6 and len(val) == 2
+        assert not {e.text for e in train.examples} & {e.text for e in val.examples}
+        loaded.append(sorted((e.text, e.label) for e in train.examples + val.examples))
+    assert loaded[0] == loaded[1] == loaded[2]
+    assert dict(loaded[0])["great fun"] == 1  # pos sorts after neg
+
+
+def test_chosen_fields_and_any_class_names(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("id,body,stars\n1,good,five\n2,bad,one\n3,fine,three\n4,meh,one\n")
+    ds = data.load(path, "test", text_field="body", label_field="stars")
+    assert ds.class_names == ["five", "one", "three"]
+    assert [e.text for e in ds.examples] == ["good", "bad", "fine", "meh"]
+    assert [e.path for e in ds.examples] == ["r.csv:2", "r.csv:3", "r.csv:4", "r.csv:5"]
+
+
+@pytest.mark.parametrize(("content", "kwargs", "message"), [
+    ("text,label\n", {}, "has no rows"),
+    ("", {}, "has no rows"),
+    ("words,label\nhi,pos\nho,neg\n", {}, "which field holds the text"),
+    ("text,label\nhi,pos\nho,neg\n", {"text_field": "body"}, "no text field 'body'"),
+    ("text,label\nhi,pos\nho,pos\n", {}, "only one class ('pos')"),
+    ("text,label\nhi,pos\nho,\n", {}, "r.csv:3: the 'label' field is missing or empty"),
+])
+def test_bad_tables(tmp_path: Path, content: str, kwargs: dict, message: str) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text(content)
+    with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        data.load(path, "train", **kwargs)
+
+
+def test_bad_jsonl_lines(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"text": "a", "label": "x"}\n{"text": "b", \n')
+    with pytest.raises(DataError, match=r"r.jsonl:2: invalid JSON"):
+        data.load(path, "train")
+    path.write_text('{"text": "a", "label": "x"}\n[1, 2]\n')
+    with pytest.raises(DataError, match="expected a JSON object"):
+        data.load(path, "train")
+    path.write_text('{"text": null, "label": "x"}\n{"text": "b", "label": "y"}\n')
+    with pytest.raises(DataError, match=r"r.jsonl:1: the 'text' field is missing"):
+        data.load(path, "train")
+
+
+def test_test_table_with_an_unknown_label(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "t.csv", [("fine", "neutral"), ("good", "pos")])
+    with pytest.raises(DataError, match="label 'neutral' is not one of neg, pos"):
+        data.load_table(path, "test", class_names=["neg", "pos"])
+
+
+def test_folder_per_class_without_train_and_test(tmp_path: Path) -> None:
+    for cls, texts in {"happy": ["yay", "great", "fun", "joy"],
+                       "sad": ["boo", "awful", "dull", "meh"]}.items():
+        (tmp_path / "d" / cls).mkdir(parents=True)
+        for i, t in enumerate(texts):
+            (tmp_path / "d" / cls / f"{i}.txt").write_text(t)
+    root = data.fetch(str(tmp_path / "d"))
+    assert root == tmp_path / "d"
+    train = data.load(root, "train")
+    assert train.class_names == ["happy", "sad"] and len(train) == 6
+    assert all("/" in e.path and not e.path.startswith("train/") for e in train.examples)
+    with pytest.raises(DataError, match="no test/ folder"):
+        data.load(root, "test")
