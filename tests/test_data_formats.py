@@ -97,3 +97,36 @@ def test_folder_per_class_without_train_and_test(tmp_path: Path) -> None:
     assert all("/" in e.path and not e.path.startswith("train/") for e in train.examples)
     with pytest.raises(DataError, match="no test/ folder"):
         data.load(root, "test")
+
+
+def test_train_and_evaluate_on_tables(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import random
+
+    from conftest import NEGATIVE, POSITIVE
+
+    from lstm_sentiment import SentimentModel
+    from lstm_sentiment.cli import main
+
+    rng = random.Random(3)
+
+    def rows(n: int) -> list[tuple[str, str]]:
+        out = []
+        for i in range(n):
+            label = "good" if i % 2 else "bad"
+            words = rng.choices(POSITIVE if label == "good" else NEGATIVE, k=4)
+            out.append((" ".join(words + ["film"]), label))
+        return out
+
+    train = write_csv(tmp_path / "train.csv", rows(60), header="review,verdict")
+    test = tmp_path / "test.jsonl"
+    test.write_text("".join(json.dumps({"review": t, "verdict": y}) + "\n" for t, y in rows(10)))
+    out = tmp_path / "m"
+    code = main(["-q", "train", "--source", str(train), "--test-source", str(test),
+                 "--label-field", "verdict", "--out", str(out), "--epochs", "1"])
+    printed = capsys.readouterr().out
+    assert code == 0 and "test: accuracy" in printed
+    model = SentimentModel.load(out)
+    assert model.labels == ["bad", "good"] and model.info["metrics"]["test"]["n"] == 10
+    code = main(["evaluate", str(out), "--source", str(test), "--json"])
+    metrics = json.loads(capsys.readouterr().out)
+    assert code == 0 and metrics["n"] == 10 and metrics["labels"] == ["bad", "good"]

@@ -73,7 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
                          default=None, help="stop the LSTM at the last real token (default)")
     padding.add_argument("--read-padding", dest="mask_padding", action="store_false",
                          help="run the LSTM through trailing padding, as Keras does")
+    p.add_argument("--test-source", metavar="SRC",
+                   help="test data (default: the source's test/ folder)")
+    p.add_argument("--text-field", help="text column of a CSV/TSV/JSONL source")
+    p.add_argument("--label-field", help="label column of a CSV/TSV/JSONL source")
     p.add_argument("--threads", type=_positive_int, help="torch threads (default: all cores)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where to train and evaluate: auto = cuda when available (default)")
+    p.add_argument("--nproc", type=_positive_int, default=1, metavar="N",
+                   help="train as N local processes (DistributedDataParallel via torchrun)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.add_argument("--force", action="store_true", help="replace a model already in --out")
     p.add_argument("--no-test", action="store_true", help="skip the official test split")
@@ -82,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="model folder")
     _source_args(p)
     p.add_argument("--split", default="test", choices=["validation", "test"])
+    p.add_argument("--text-field", help="text column of a CSV/TSV/JSONL source")
+    p.add_argument("--label-field", help="label column of a CSV/TSV/JSONL source")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("predict", help="label texts (arguments, or stdin one per line)")
@@ -124,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="model folder to write")
     p.add_argument("--force", action="store_true", help="replace a model already in --out")
 
+    p = sub.add_parser("export", help="export a model for deployment outside Python")
+    p.add_argument("model", help="model folder")
+    p.add_argument("--format", choices=["onnx"], default="onnx", help="only onnx for now")
+    p.add_argument("--out", required=True, type=Path, help="file to write (model.onnx)")
+
     p = sub.add_parser("plot", help="training and validation curves as an image")
     p.add_argument("model", help="model folder")
     p.add_argument("--out", type=Path, default=Path("curves.png"), help="image file (.png)")
@@ -131,7 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(raw)
+    args.argv = raw
     from . import progress
     from .errors import UserError
 
@@ -139,7 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except UserError as exc:
-        print(f"lstm-sentiment: error: {one_line(exc)}", file=sys.stderr)
+        if not getattr(exc, "quiet", False):  # another process already reported it
+            print(f"lstm-sentiment: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("lstm-sentiment: interrupted", file=sys.stderr)
@@ -163,7 +181,7 @@ def one_line(exc: BaseException) -> str:
 def _dispatch(args: argparse.Namespace) -> int:
     handler = {"data": _data, "train": _train, "evaluate": _evaluate, "predict": _predict,
                "explain": _explain, "serve": _serve, "score": _score, "import-keras": _import_keras,
-               "plot": _plot}[args.command]
+               "export": _export, "plot": _plot}[args.command]
     return handler(args)
 
 
@@ -194,10 +212,16 @@ def _data(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from . import config as cfg
+    from . import distributed
     from .pipeline import run
 
+    if args.nproc > 1 and not distributed.under_torchrun():
+        return distributed.launch(args.nproc, distributed.without_option(args.argv, "--nproc"))
     config = cfg.preset(args.preset)
     config.data.source = args.source
+    config.data.test_source = args.test_source
+    config.data.text_field = args.text_field
+    config.data.label_field = args.label_field
     if args.epochs is not None:
         config.train.epochs = args.epochs
     if args.seed is not None:
@@ -210,7 +234,8 @@ def _train(args: argparse.Namespace) -> int:
         config.train.threads = args.threads
     try:
         run(config, args.out, resume=args.resume, force=args.force,
-            evaluate_test=not args.no_test, log=lambda line: print(line, flush=True))
+            evaluate_test=not args.no_test, log=lambda line: print(line, flush=True),
+            device=args.device)
     except KeyboardInterrupt:
         print(f"lstm-sentiment: interrupted; the last finished epoch is saved, continue with "
               f"--resume --out {args.out}", file=sys.stderr)
@@ -231,7 +256,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
     root = data.fetch(args.source)
     d = model.config.data
-    metrics = evaluate(model, data.load(root, args.split, d.validation_split, d.split_seed))
+    fields = {"text_field": args.text_field or d.text_field,
+              "label_field": args.label_field or d.label_field}
+    if root.is_file():
+        dataset = data.load_table(root, args.split, d.validation_split, d.split_seed,
+                                  class_names=model.info.get("class_folders"), **fields)
+    else:
+        dataset = data.load(root, args.split, d.validation_split, d.split_seed)
+    metrics = evaluate(model, dataset)
     if args.json:
         _print_json(metrics)
         return 0
@@ -352,6 +384,19 @@ def _print_explanation(explanation: Any) -> None:
     ranked = sorted(pairs, key=lambda p: abs(p[1]), reverse=True)[:10]
     for token, c in ranked:
         console.print(f"  {c:+.4f}  {token}", style="green" if c >= 0 else "red")
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .errors import UserError
+
+    try:
+        from .export import export_onnx
+    except ImportError as exc:
+        raise UserError(f"ONNX export needs the export extra: pip install "
+                        f"'lstm-sentiment[export]' ({exc.name} is missing)") from None
+    model = _load_model(args.model)
+    print(export_onnx(model, args.out))
+    return 0
 
 
 def _plot(args: argparse.Namespace) -> int:

@@ -19,7 +19,10 @@ LstmKind = Literal["fused", "reference"]
 class DataConfig:
     """Where the reviews come from and how the labelled training folder is split."""
 
-    source: str | None = None  # folder, .tar.gz or URL; None = the official IMDB archive
+    source: str | None = None  # folder, .tar.gz, URL or CSV/TSV/JSONL; None = official IMDB
+    test_source: str | None = None  # where the test split comes from; None = source's test/
+    text_field: str | None = None  # for tables: the text column (default text, review, ...)
+    label_field: str | None = None  # for tables: the label column (default label, sentiment)
     validation_split: float = 0.25  # the tutorial's 75/25 split ...
     split_seed: int = 100  # ... drawn with the tutorial's seed, file for file as Keras 2 does
 

@@ -9,7 +9,7 @@ How the work is shared (see :func:`lstm_sentiment.train.fit`):
 
 * Every rank computes the same seeded batch plan for an epoch (same data, same seed), exactly the
   plan one process would use. Each batch is then *split*: rank ``r`` of ``N`` takes the rows
-  ``r, r + N, r + 2N, ...`` of it. The batch size (``--batch``, 100 for the seed preset) stays the
+  ``r, r + N, r + 2N, ...`` of it. The configured batch size (100 for the seed preset) stays the
   effective batch, the number of optimizer steps per epoch stays the same, and each rank's loss
   is its rows' summed loss times ``N / len(batch)``, so after DDP averages the gradients every
   rank holds the gradient of the whole batch's mean loss: what one process computes, up to the
@@ -27,10 +27,11 @@ How the work is shared (see :func:`lstm_sentiment.train.fit`):
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -157,23 +158,74 @@ class Context:
         dist.all_gather_object(out, obj)
         return out
 
-    @contextmanager
-    def main_first(self, *, per_node: bool = False) -> Iterator[None]:
-        """Run the body on rank 0 (or each node's local rank 0) first, then on the others.
+    def on_main(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on rank 0 only and return its result on every rank (it must pickle).
 
-        For work that fills a shared cache (a download, an extraction): the others find it done.
-        If the first rank fails, the others stay at the barrier until torchrun stops them.
+        The other ranks wait meanwhile. If ``fn`` raises, rank 0 re-raises it and the other
+        ranks raise :class:`PeerError` with its message, so the whole job stops cleanly
+        instead of the others dying on a broken connection.
         """
-        first = (self.local_rank if per_node else self.rank) == 0
-        if not first:
-            self.barrier()
-        yield
-        if first:
-            self.barrier()
+        if not self.distributed:
+            return fn()
+        outcome: tuple[str, Any] | None = None
+        if self.is_main:
+            try:
+                outcome = ("ok", fn())
+            except BaseException as exc:
+                self.broadcast_object(("failed", _describe(exc)))
+                raise
+        status, value = self.broadcast_object(outcome)
+        if status != "ok":
+            raise PeerError(value)
+        return value
+
+    def first(self, fn: Callable[[], T], *, per_node: bool = False) -> T:
+        """Run ``fn`` on rank 0 (or each node's local rank 0) first, then on the other ranks.
+
+        For work that fills a cache (a download, an extraction): the others find it done. If a
+        first rank fails, every other rank raises :class:`PeerError` without running ``fn``.
+        """
+        if not self.distributed:
+            return fn()
+        leads = (self.local_rank if per_node else self.rank) == 0
+        result: Any = None
+        failure: str | None = None
+        if leads:
+            try:
+                result = fn()
+            except BaseException as exc:
+                failure = _describe(exc)
+                self.gather_object(failure)
+                raise
+        failures = [f for f in self.gather_object(failure) if f is not None]
+        if failures:
+            raise PeerError(failures[0])
+        return result if leads else fn()
 
     def shard(self, rows: torch.Tensor) -> torch.Tensor:
         """This rank's rows of a batch: every ``world_size``-th one, starting at ``rank``."""
         return rows[self.rank :: self.world_size] if self.distributed else rows
+
+
+class PeerError(UserError):
+    """Raised on the other ranks when the rank doing a shared step (see :meth:`Context.on_main`)
+    failed; that rank has reported the error itself.
+
+    ``quiet`` is True on all but the first process of each node, so a command line that skips
+    printing quiet errors shows the message once per node rather than once per process.
+    """
+
+    @property
+    def quiet(self) -> bool:
+        return os.environ.get("LOCAL_RANK", "0") != "0"
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, UserError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "rank 0 was interrupted"
+    return f"another rank failed: {type(exc).__name__}: {exc}"
 
 
 @contextmanager
@@ -205,7 +257,14 @@ def session(device: str | torch.device | None = "auto") -> Iterator[Context]:
 
             progress.set_quiet(True)  # one progress bar per job, on rank 0
         yield ctx
+        # every rank finished its last collective before any rank tears the group down (a
+        # rank leaving while a peer still reads from it can abort the peer)
+        ctx.barrier()
     finally:
+        # Objects left in reference cycles by training can hold on to gloo state until the
+        # interpreter exits, where tearing it down aborted about 1 worker run in 12 here
+        # ("terminate called without an active exception"); collect them while all is alive.
+        gc.collect()
         dist.destroy_process_group()
 
 
@@ -268,11 +327,12 @@ def launch(nproc: int, argv: Sequence[str], *, module: str = "lstm_sentiment") -
     Uses torchrun's elastic launcher (``torch.distributed.run``) with a standalone rendezvous,
     so a free port is picked on localhost and nothing else needs configuring. When
     ``OMP_NUM_THREADS`` is unset, each worker gets an equal share of the CPU cores (torchrun
-    alone would give each one thread). Returns 0 when every worker succeeded, else the first
-    failed worker's exit code (128 + N for a worker killed by signal N).
+    alone would give each one thread). Returns 0 when every worker succeeded, else a failed
+    worker's exit code, preferring one that exited by itself (128 + N for signal N).
     """
     if nproc < 1:
         raise UserError(f"--nproc must be at least 1, got {nproc}")
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
@@ -283,9 +343,12 @@ def launch(nproc: int, argv: Sequence[str], *, module: str = "lstm_sentiment") -
     try:
         run(args)
     except ChildFailedError as exc:
+        # a worker's own error code beats the SIGTERM torchrun then sent to the others
         codes = [f.exitcode for _, f in sorted(exc.failures.items())]
-        code = next((c for c in codes if c), 1)
+        code = next((c for c in codes if c > 0), next((c for c in codes if c), 1))
         return 128 - code if code < 0 else code
+    except SignalException as exc:  # Ctrl-C or SIGTERM: torchrun has stopped the workers
+        return 128 + int(exc.sigval)
     except KeyboardInterrupt:
         return 128 + signal.SIGINT
     return 0

@@ -56,7 +56,7 @@ class SentimentLSTM(nn.Module):
             # Padding only trails, so the state after the last real token is exactly what a
             # masked LSTM would carry to the end. An empty text keeps the zero initial state.
             step = (lengths - 1).clamp(min=0)
-            last = out[torch.arange(ids.shape[0]), step]
+            last = out[torch.arange(ids.shape[0], device=ids.device), step]
             last = last * (lengths > 0).unsqueeze(1).to(last.dtype)
         else:
             last = h_n

@@ -2,6 +2,12 @@
 
 This is what ``lstm-sentiment train`` and :func:`lstm_sentiment.train` call; it only wires the
 modules below it together.
+
+Started by ``torchrun`` (``torchrun --nproc-per-node N -m lstm_sentiment train ...``), every
+process runs this same function as one rank of a DistributedDataParallel job (see
+:mod:`lstm_sentiment.distributed`): every rank reads and encodes the data and trains; rank 0
+alone prepares ``out``, logs, writes checkpoints, evaluates and saves the model folder, while
+the other ranks wait for it.
 """
 
 from __future__ import annotations
@@ -13,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
-from . import data
+from . import data, distributed
 from .config import RunConfig
+from .distributed import Context
 from .errors import UserError
 from .evaluate import evaluate
 from .model import build
@@ -47,27 +55,41 @@ def prepare_out(out: Path, *, resume: bool, force: bool) -> None:
 
 
 def run(config: RunConfig, out: Path, *, resume: bool = False, force: bool = False,
-        evaluate_test: bool = True, log: Callable[[str], None] = print) -> SentimentModel:
-    """Train per ``config``, save the model folder to ``out``, report validation/test metrics."""
+        evaluate_test: bool = True, log: Callable[[str], None] = print,
+        device: str | torch.device = "auto") -> SentimentModel:
+    """Train per ``config``, save the model folder to ``out``, report validation/test metrics.
+
+    ``device`` ("auto" = CUDA when available, "cpu", "cuda") is where training and the final
+    evaluation run; the returned model is on the CPU either way. Under torchrun this is one
+    rank of a distributed run, and every rank returns the same model and metrics.
+    """
     out = Path(out)
-    created = not out.exists()
-    prepare_out(out, resume=resume, force=force)
-    try:
-        return _run(config, out, resume=resume, evaluate_test=evaluate_test, log=log)
-    except BaseException:
-        if created and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()  # leave no empty folder behind when nothing was saved
-        raise
+    with distributed.session(device) as ctx:
+        created = not out.exists()
+        ctx.on_main(lambda: prepare_out(out, resume=resume, force=force))
+        try:
+            return _run(config, out, ctx, resume=resume, evaluate_test=evaluate_test,
+                        log=log if ctx.is_main else _silent)
+        except BaseException:
+            if ctx.is_main and created and out.is_dir() and not any(out.iterdir()):
+                out.rmdir()  # leave no empty folder behind when nothing was saved
+            raise
 
 
-def _run(config: RunConfig, out: Path, *, resume: bool, evaluate_test: bool,
+def _silent(_line: str) -> None:
+    pass
+
+
+def _run(config: RunConfig, out: Path, ctx: Context, *, resume: bool, evaluate_test: bool,
          log: Callable[[str], None]) -> SentimentModel:
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
-    root = data.fetch(config.data.source)
-    split_args = (config.data.validation_split, config.data.split_seed)
-    train_ds = data.load(root, "train", *split_args)
-    val_ds = data.load(root, "validation", *split_args)
+    root = ctx.first(lambda: data.fetch(config.data.source), per_node=True)  # one per node
+    d = config.data
+    split_args = (d.validation_split, d.split_seed)
+    fields = {"text_field": d.text_field, "label_field": d.label_field}
+    train_ds = data.load(root, "train", *split_args, **fields)
+    val_ds = data.load(root, "validation", *split_args, **fields)
     log(f"Data: {len(train_ds)} training, {len(val_ds)} validation reviews "
         f"from {root} (classes {', '.join(train_ds.class_names)})")
     for ds in (train_ds, val_ds):
@@ -90,10 +112,13 @@ def _run(config: RunConfig, out: Path, *, resume: bool, evaluate_test: bool,
     digests = {"train_digest": data.paths_digest([e.path for e in train_ds.examples]),
                "validation_digest": data.paths_digest([e.path for e in val_ds.examples])}
     fingerprint = {"config": config.to_dict(), **digests}
+    if ctx.distributed or ctx.device.type != "cpu":
+        log(f"Training on {ctx.world_size} process{'es' if ctx.distributed else ''}, "
+            f"device {ctx.device.type}")
     t_train = time.perf_counter()
     history = fit(network, train_split, val_split, config.train,
                   checkpoint_dir=out / CHECKPOINT, resume=resume, fingerprint=fingerprint,
-                  log=log)
+                  log=log, context=ctx)
     train_seconds = time.perf_counter() - t_train
 
     labels = [LABEL_NAMES.get(name, name) for name in train_ds.class_names]
@@ -103,19 +128,62 @@ def _run(config: RunConfig, out: Path, *, resume: bool, evaluate_test: bool,
         "training_data": {"source": str(config.data.source or data.OFFICIAL_URL),
                           "n_train": len(train_ds), "n_validation": len(val_ds), **digests},
         "training_seconds": round(train_seconds, 2),
+        "training_device": ctx.device.type,
+        "training_processes": ctx.world_size,
     }
     model = SentimentModel(network, encoder, config, labels, history.epochs, info)
-    metrics: dict[str, Any] = {"validation": evaluate(model, val_ds)}
-    log(_metric_line(metrics["validation"]))
-    if evaluate_test and (root / "test").is_dir():
-        test_ds = data.load(root, "test", *split_args)
-        metrics["test"] = evaluate(model, test_ds)
-        log(_metric_line(metrics["test"]))
-    info["metrics"] = metrics
-    model.save(out)
-    shutil.rmtree(out / CHECKPOINT, ignore_errors=True)
-    log(f"Saved model to {out}")
+
+    def evaluate_and_save() -> dict[str, Any]:
+        # scored on the training device; saved (and returned) from the CPU
+        scorer = SentimentModel(_on_device(network, ctx.device), encoder, config, labels,
+                                info=info)
+        metrics: dict[str, Any] = {"validation": evaluate(scorer, val_ds)}
+        log(_metric_line(metrics["validation"]))
+        test_ds = _test_split(config, root, train_ds.class_names) if evaluate_test else None
+        if test_ds is not None:
+            metrics["test"] = evaluate(scorer, test_ds)
+            log(_metric_line(metrics["test"]))
+        network.cpu()
+        info["metrics"] = metrics
+        model.save(out)
+        shutil.rmtree(out / CHECKPOINT, ignore_errors=True)
+        log(f"Saved model to {out}")
+        return metrics
+
+    # rank 0 evaluates and saves; the others wait, then return the same metrics
+    info["metrics"] = ctx.on_main(evaluate_and_save)
+    network.cpu()
     return model
+
+
+class _OnDevice(nn.Module):
+    """A network run on ``device`` for CPU callers: ids in and logits out stay on the CPU."""
+
+    def __init__(self, network: nn.Module, device: torch.device) -> None:
+        super().__init__()
+        self.network = network
+        self.device = device
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.network(ids.to(self.device)).cpu()
+
+
+def _on_device(network: nn.Module, device: torch.device) -> nn.Module:
+    return network if device.type == "cpu" else _OnDevice(network, device)
+
+
+def _test_split(config: RunConfig, root: Path, names: list[str]) -> data.Dataset | None:
+    """The official test split: ``--test-source`` if given, else the source's ``test/``."""
+    d = config.data
+    if d.test_source:
+        test_root = data.fetch(d.test_source)
+        if test_root.is_file():
+            return data.load_table(test_root, "test", text_field=d.text_field,
+                                   label_field=d.label_field, class_names=names)
+        return data.load(test_root, "test")
+    if root.is_dir() and (root / "test").is_dir():
+        return data.load(root, "test", d.validation_split, d.split_seed)
+    return None
 
 
 def _metric_line(m: dict[str, Any]) -> str:

@@ -5,6 +5,11 @@ the global torch seed is reset the same way, so resuming from the checkpoint aft
 replays exactly what an uninterrupted run would have done (bit-identical on the same machine and
 thread count).
 
+Devices and processes: ``fit`` trains on the device it is given (``device=``, default: where the
+model already is) and, under ``torchrun``, as one rank of a DistributedDataParallel job; see
+:mod:`lstm_sentiment.distributed` for how each batch is split between ranks so that N processes
+follow the same optimisation path as one.
+
 Checkpoints live in ``<out>/checkpoint/``: ``model-epochN.safetensors``,
 ``optimizer-epochN.safetensors`` and ``state.json``, which names them. Every file is written to a
 temp name and renamed, ``state.json`` last, so a crash or Ctrl-C at any moment leaves one complete,
@@ -16,9 +21,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +33,11 @@ import torch
 from safetensors.torch import load_file, save
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.parallel import DistributedDataParallel
 
-from . import progress
+from . import distributed, progress
 from .config import TrainConfig
+from .distributed import Context
 from .errors import UserError
 from .fileio import atomic_write_bytes, atomic_write_text
 
@@ -66,11 +75,12 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     raise UserError(f"unknown optimizer {config.optimizer!r}")
 
 
-def loss_fn(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def loss_fn(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Binary cross-entropy on a sigmoid logit, or cross-entropy on softmax logits."""
     if logits.dim() == 1:
-        return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
-    return F.cross_entropy(logits, labels)
+        return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype),
+                                                  reduction=reduction)
+    return F.cross_entropy(logits, labels, reduction=reduction)
 
 
 def predicted_class(logits: torch.Tensor) -> torch.Tensor:
@@ -118,18 +128,35 @@ def batches(split: Split, batch_size: int, epoch_seed: int,
 
 
 @torch.inference_mode()
-def evaluate_split(model: nn.Module, split: Split, batch_size: int = 500) -> dict[str, float]:
-    """Mean loss and accuracy (length-sorted batches, so padding costs little when masking)."""
+def evaluate_split(model: nn.Module, split: Split, batch_size: int = 500, *,
+                   context: Context | None = None) -> dict[str, float]:
+    """Mean loss and accuracy (length-sorted batches, so padding costs little when masking).
+
+    Runs on the model's device. With a distributed ``context`` each rank evaluates every
+    ``world_size``-th batch and the sums are combined, so every rank gets the whole split's
+    figures.
+    """
     model.eval()
+    device = _device_of(model)
     order = torch.argsort(split.lengths, descending=True, stable=True)
+    chunks = order.split(batch_size)
+    if context is not None and context.distributed:
+        chunks = chunks[context.rank :: context.world_size]
     total_loss, correct = 0.0, 0
-    for idx in order.split(batch_size):
-        logits = model(split.ids[idx])
-        y = split.labels[idx]
+    for idx in chunks:
+        logits = model(split.ids[idx].to(device))
+        y = split.labels[idx].to(device)
         total_loss += float(loss_fn(logits, y)) * len(idx)
         correct += int((predicted_class(logits) == y).sum())
+    if context is not None and context.distributed:
+        total_loss, correct = context.all_sum([total_loss, correct])
     n = max(len(split.labels), 1)
     return {"loss": total_loss / n, "acc": correct / n}
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -139,57 +166,162 @@ def _epoch_seed(seed: int, epoch: int) -> int:
 def fit(model: nn.Module, train: Split, val: Split | None, config: TrainConfig, *,
         checkpoint_dir: Path | None = None, resume: bool = False,
         fingerprint: dict[str, Any] | None = None,
-        log: Callable[[str], None] = print) -> History:
+        log: Callable[[str], None] = print,
+        device: str | torch.device | None = None,
+        context: Context | None = None) -> History:
     """Train ``model`` in place and return its per-epoch history.
 
     ``fingerprint`` (preset, seeds, data digests) is stored with each checkpoint; ``resume``
     refuses a checkpoint whose fingerprint differs, so a run never continues someone else's.
+
+    ``device`` ("auto", "cpu", "cuda", a torch.device; default: the model's current device) is
+    where the model, the batches and the per-epoch validation run; the model stays there
+    afterwards. ``context`` is the process's place in a distributed job, and its device
+    overrides ``device``; without one, a torchrun worker joins the job itself for the length of
+    this call (see
+    :mod:`lstm_sentiment.distributed`). Under DDP only rank 0 logs and writes checkpoints, and
+    every rank ends with the same weights.
     """
+    if context is None:
+        with distributed.session(device if device is not None else _device_of(model)) as ctx:
+            return fit(model, train, val, config, checkpoint_dir=checkpoint_dir, resume=resume,
+                       fingerprint=fingerprint, log=log, context=ctx)
+    ctx = context
+    say = log if ctx.is_main else _silent
+    model.to(ctx.device)
     optimizer = make_optimizer(model, config)
     history = History()
     start = 0
+    if ctx.distributed:  # every rank must plan the same batches from the same rows
+        digests = ctx.gather_object(distributed.tensor_digest(train.ids, train.labels))
+        if len(set(digests)) != 1:
+            raise UserError("the ranks hold different training data (check --source and the "
+                            "text settings on every node)")
     if resume:
-        if checkpoint_dir is None or not (checkpoint_dir / "state.json").exists():
-            raise UserError(f"nothing to resume: no checkpoint in {checkpoint_dir}")
-        start, history = load_checkpoint(checkpoint_dir, model, optimizer, fingerprint)
-        log(f"Resuming after epoch {start}/{config.epochs}")
+        start, history = _resume(ctx, checkpoint_dir, model, optimizer, fingerprint)
+        say(f"Resuming after epoch {start}/{config.epochs}")
+    network = _wrap(model, ctx)  # DDP copies rank 0's weights to the other ranks here
     for epoch in range(start, config.epochs):
         torch.manual_seed(_epoch_seed(config.seed, epoch))
         t0 = time.perf_counter()
-        stats = _train_epoch(model, optimizer, train, config, epoch)
+        stats = _train_epoch(model, optimizer, train, config, epoch, context=ctx,
+                             network=network)
         if val is not None:
-            v = evaluate_split(model, val)
+            v = evaluate_split(model, val, context=ctx)
             stats.update(val_loss=v["loss"], val_acc=v["acc"])
         stats["seconds"] = time.perf_counter() - t0
         stats["epoch"] = epoch + 1
         history.epochs.append(stats)
-        log(format_epoch(epoch + 1, config.epochs, stats))
-        if checkpoint_dir is not None:
-            save_checkpoint(checkpoint_dir, model, optimizer, epoch + 1, history, fingerprint)
+        say(format_epoch(epoch + 1, config.epochs, stats))
+        if checkpoint_dir is not None:  # rank 0 writes, the others wait
+            ctx.on_main(partial(save_checkpoint, checkpoint_dir, model, optimizer, epoch + 1,
+                                history, fingerprint))
+    if ctx.distributed:
+        _check_replicas(model, ctx, say)
     return history
 
 
+def _silent(_line: str) -> None:
+    pass
+
+
+def _wrap(model: nn.Module, ctx: Context) -> nn.Module:
+    """The module to train through: ``model`` itself, or a DDP wrapper around it.
+
+    DDP all-reduces only parameters that require grad, so the frozen ``lstm.bias_hh_l0`` is
+    neither synchronised nor waited for (it never changes, and starts equal on every rank).
+    """
+    if not ctx.distributed:
+        return model
+    ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids)
+
+
+def _resume(ctx: Context, checkpoint_dir: Path | None, model: nn.Module,
+            optimizer: torch.optim.Optimizer,
+            fingerprint: dict[str, Any] | None) -> tuple[int, History]:
+    """Load the checkpoint into ``model`` and ``optimizer``; the epochs done and the history.
+
+    Distributed, only rank 0 reads the files (the folder need not be visible from other
+    nodes) and hands its epoch count, history and optimizer state to the others; the weights
+    travel when DDP wraps the model.
+    """
+    def load() -> dict[str, Any]:
+        if checkpoint_dir is None or not (checkpoint_dir / "state.json").exists():
+            raise UserError(f"nothing to resume: no checkpoint in {checkpoint_dir}")
+        start, history = load_checkpoint(checkpoint_dir, model, optimizer, fingerprint)
+        payload: dict[str, Any] = {"start": start, "history": history.epochs}
+        if ctx.distributed:
+            sd = optimizer.state_dict()
+            state = {i: {k: v.cpu() if isinstance(v, torch.Tensor) else v
+                         for k, v in s.items()} for i, s in sd["state"].items()}
+            payload["optimizer"] = {"state": state, "param_groups": sd["param_groups"]}
+        return payload
+
+    payload = ctx.on_main(load)
+    if not ctx.is_main:
+        optimizer.load_state_dict(payload["optimizer"])
+    return int(payload["start"]), History(list(payload["history"]))
+
+
+def _check_replicas(model: nn.Module, ctx: Context, log: Callable[[str], None]) -> None:
+    """Compare the ranks' final weights; with $LSTM_SENTIMENT_DEBUG_RANK_DIR also save them."""
+    digests = ctx.gather_object(distributed.weights_digest(model))
+    if len(set(digests)) != 1:
+        log(f"warning: the {ctx.world_size} ranks ended with different weights; the model "
+            "saved is rank 0's")
+    folder = os.environ.get(distributed.DEBUG_RANK_DIR_ENV)
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(Path(folder) / f"rank{ctx.rank}.safetensors",
+                           _safetensors_bytes(model.state_dict()))
+
+
 def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train: Split,
-                 config: TrainConfig, epoch: int) -> dict[str, float]:
+                 config: TrainConfig, epoch: int, *, context: Context | None = None,
+                 network: nn.Module | None = None) -> dict[str, float]:
+    """One pass over the epoch's batch plan; ``network`` (default ``model``) is what is called,
+    e.g. a DDP wrapper of ``model``. Returns the epoch's mean loss and accuracy."""
     model.train()
+    network = network if network is not None else model
+    device = _device_of(model)
+    split_batches = context is not None and context.distributed
     # grouping lengths only saves time when the model cuts each batch to its longest row
     bucket = config.bucket_by_length and getattr(model, "masks_padding", False)
     plan = batches(train, config.batch_size, _epoch_seed(config.seed, epoch), bucket)
     seen, total_loss, correct = 0, 0.0, 0
     with progress.bar(f"Epoch {epoch + 1}/{config.epochs}", len(plan)) as bar:
-        for idx in plan:
-            ids, y = train.ids[idx], train.labels[idx]
-            logits = model(ids)
-            loss = loss_fn(logits, y)
+        for batch in plan:
+            if split_batches:
+                # This rank's rows, weighted so that DDP's average over ranks is the gradient of
+                # the whole batch's mean loss. A batch smaller than the world leaves some ranks
+                # without rows: they run one row with weight 0 to join the all-reduce.
+                idx = context.shard(batch)
+                rows = idx if len(idx) else batch[:1]
+                ids, y = train.ids[rows].to(device), train.labels[rows].to(device)
+                logits = network(ids)
+                summed = loss_fn(logits, y, reduction="sum")
+                loss = summed * (context.world_size / len(batch) if len(idx) else 0.0)
+                batch_loss = float(summed.detach())
+            else:
+                idx = batch
+                ids, y = train.ids[idx].to(device), train.labels[idx].to(device)
+                logits = network(ids)
+                loss = loss_fn(logits, y)
+                batch_loss = float(loss.detach()) * len(idx)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            seen += len(idx)
-            total_loss += float(loss.detach()) * len(idx)
-            correct += int((predicted_class(logits.detach()) == y).sum())
+            if len(idx):
+                seen += len(idx)
+                total_loss += batch_loss
+                correct += int((predicted_class(logits.detach()) == y).sum())
             bar.advance(0)
             bar.update(0, description=f"Epoch {epoch + 1}/{config.epochs} "
-                                      f"loss {total_loss / seen:.4f} acc {correct / seen:.4f}")
+                                      f"loss {total_loss / max(seen, 1):.4f} "
+                                      f"acc {correct / max(seen, 1):.4f}")
+    if split_batches:
+        seen, total_loss, correct = context.all_sum([seen, total_loss, correct])
     if not math.isfinite(total_loss):
         raise UserError("training diverged (loss is not finite); try a lower learning rate")
     return {"loss": total_loss / seen, "acc": correct / seen}
@@ -247,7 +379,7 @@ def save_checkpoint(directory: Path, model: nn.Module, optimizer: torch.optim.Op
 
 
 def _safetensors_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
-    return save({k: v.detach().contiguous() for k, v in tensors.items()})
+    return save({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
 
 
 def load_checkpoint(directory: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
