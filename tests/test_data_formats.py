@@ -114,7 +114,7 @@ def test_train_and_evaluate_on_tables(tmp_path: Path, capsys: pytest.CaptureFixt
         for i in range(n):
             label = "good" if i % 2 else "bad"
             words = rng.choices(POSITIVE if label == "good" else NEGATIVE, k=4)
-            out.append((" ".join(words + ["film"]), label))
+            out.append((" ".join([*words, "film"]), label))
         return out
 
     train = write_csv(tmp_path / "train.csv", rows(60), header="review,verdict")
