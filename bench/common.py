@@ -59,3 +59,66 @@ def write(name: str, payload: dict[str, Any]) -> Path:
     path.write_text(json.dumps({"machine": machine(), **payload}, indent=2) + "\n")
     print(f"wrote {path}")
     return path
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers for scripts that measure one contender per subprocess. Standard library only, so the
+# workers can import them from any Python (the TensorFlow venv included).
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident set size so far (VmHWM), in MB; None where unknown."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    except (ImportError, OSError):
+        return None
+
+
+def run_child(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``cmd`` to completion (output passes through) and report its exit status, wall time
+    and peak RSS, the latter from ``wait4``'s rusage of that child alone (MB)."""
+    import subprocess
+    import time
+
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env)
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {"returncode": proc.returncode, "seconds": time.perf_counter() - t0,
+            "peak_rss_mb": usage.ru_maxrss / 1024}
+
+
+def median_ms(fn: Any, repeats: int = 20, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` calls after ``warmup`` untimed ones (ms)."""
+    import time
+
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1e3 * statistics.median(times)
+
+
+def dump(payload: dict[str, Any], out: str | None) -> None:
+    """A worker's result: JSON to ``out`` when given, else to stdout."""
+    text = json.dumps(payload, indent=2) + "\n"
+    if out:
+        Path(out).write_text(text)
+    else:
+        print(text, end="")

@@ -81,10 +81,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--repeats", type=int, default=20, help="timed runs per measurement")
     p.add_argument("--warmup", type=int, default=3, help="untimed runs first")
     p.add_argument("--quick", action="store_true", help="5 repeats, 1 warmup run")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output path")
+    p.add_argument("--out", type=Path, help="JSON output path (default: "
+                   "bench/results/lstm_speed.json, lstm_speed_quick.json with --quick)")
     args = p.parse_args(argv)
     if args.quick:
         args.repeats, args.warmup = 5, 1
+    if args.out is None:
+        args.out = DEFAULT_OUT.with_stem(DEFAULT_OUT.stem + ("_quick" if args.quick else ""))
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

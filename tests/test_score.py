@@ -511,3 +511,19 @@ def test_score_command(tiny_model: Path, tmp_path: Path,
     assert "scored 2 rows" in err and "1 rows could not be scored" in err
     code = main(["score", str(tiny_model), "--input", str(tmp_path / "none.csv")])
     assert code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_workers_give_the_same_output(tiny_model: Path, tmp_path: Path) -> None:
+    model = SentimentModel.load(tiny_model)
+    src = tmp_path / "in.csv"
+    src.write_text("text,id\n" + "".join(f"review {i} great fun,{i}\n" if i % 3 else
+                                         f"awful boring {i},{i}\n" for i in range(50)))
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    score_file(model, src, one, chunk_size=7)
+    summary = score_file(model, src, two, chunk_size=7, workers=2)
+    assert summary.rows == 50
+    a = one.read_text().splitlines()
+    b = two.read_text().splitlines()
+    assert [line.rsplit(",", 2)[0] for line in a] == [line.rsplit(",", 2)[0] for line in b]
+    with pytest.raises(UserError, match="workers must be at least 1"):
+        score_file(model, src, two, workers=0)

@@ -127,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", default="", help="prefix for the added label/score/error fields")
     p.add_argument("--chunk-size", type=_positive_int, default=2000,
                    help="rows scored at a time (memory stays bounded)")
+    p.add_argument("--workers", type=_positive_int, default=1,
+                   help="score in N processes (default 1); output order is kept")
 
     p = sub.add_parser("import-keras",
                        help="turn a tutorial model saved by Keras (.keras or .h5) into a folder")
@@ -335,7 +337,7 @@ def _score(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
     summary = score_file(model, args.input, args.output, text_field=args.text_field,
                          fmt=args.format, output_fmt=args.output_format, prefix=args.prefix,
-                         chunk_size=args.chunk_size)
+                         chunk_size=args.chunk_size, workers=args.workers)
     where = summary.output or "stdout"
     print(f"scored {summary.rows} rows in {summary.seconds:.1f}s "
           f"({summary.rows_per_second:,.0f} rows/s) -> {where}", file=sys.stderr)

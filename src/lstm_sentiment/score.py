@@ -95,7 +95,7 @@ import tempfile
 import time
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from itertools import islice
@@ -140,18 +140,23 @@ class ScoreSummary:
 def score_file(model: SentimentModel, input: str | Path, output: str | Path | None, *,
                text_field: str | None = None, fmt: str | None = None,
                output_fmt: str | None = None, prefix: str = "",
-               chunk_size: int = 2000) -> ScoreSummary:
+               chunk_size: int = 2000, workers: int = 1) -> ScoreSummary:
     """Add the model's label and score to every row of ``input`` and write them to ``output``.
 
     ``input`` is a file or ``"-"`` (standard input); ``output`` a file, or ``None``/``"-"`` for
     standard output. ``fmt`` / ``output_fmt`` override the formats the names imply (one of
     :data:`FORMATS` / :data:`OUTPUT_FORMATS`); ``prefix`` is put before the new fields' names;
-    ``chunk_size`` rows are held in memory at a time. The module docstring has the rules for
+    ``chunk_size`` rows are held in memory at a time (times ``2 * workers`` with workers).
+    ``workers`` > 1 scores chunks in that many processes, each loading the model from a saved
+    copy (checksums verified, no pickled model), while this process reads and writes in order.
+    The module docstring has the rules for
     formats, the text field, bad rows and encodings. Raises :class:`UserError` for problems with
     the files as a whole (nothing is written then).
     """
     if chunk_size < 1:
         raise UserError(f"the chunk size must be at least 1, got {chunk_size}")
+    if workers < 1:
+        raise UserError(f"workers must be at least 1, got {workers}")
     started = time.perf_counter()
     in_fmt = _input_format(input, fmt)
     out_path = None if output is None or str(output) == _STDIO else Path(output)
@@ -164,10 +169,11 @@ def score_file(model: SentimentModel, input: str | Path, output: str | Path | No
             _check_unique(reader.columns, source.name)
         title = f"scoring {Path(source.name).name}"
         with _open_output(out_path, gz_out) as out, \
-                progress.bar(title, source.total, unit="bytes") as bar:
+                progress.bar(title, source.total, unit="bytes") as bar, \
+                _scorer(model, workers) as scored:
             writer = _make_writer(out_fmt, out, reader.columns, names)
-            for chunk in _chunks(reader.rows(), chunk_size):
-                _score_chunk(model, chunk, writer)
+            for chunk, predictions in scored(_chunks(reader.rows(), chunk_size)):
+                _write_chunk(chunk, predictions, writer)
                 rows += len(chunk)
                 errors += sum(row.error is not None for row in chunk)
                 if out_path is None:
@@ -605,9 +611,66 @@ def _chunks(rows: Iterator[_Row], size: int) -> Iterator[list[_Row]]:
         yield chunk
 
 
-def _score_chunk(model: SentimentModel, chunk: list[_Row], writer: _Writer) -> None:
-    texts = [row.text for row in chunk if row.text is not None]
-    predictions = iter(_predict(model, texts))
+Scored = Iterator[tuple[list[_Row], list[tuple[str, str]]]]
+
+
+def _texts(chunk: list[_Row]) -> list[str]:
+    return [row.text for row in chunk if row.text is not None]
+
+
+@contextmanager
+def _scorer(model: SentimentModel,
+            workers: int) -> Iterator[Callable[[Iterator[list[_Row]]], Scored]]:
+    """A function from chunks to (chunk, predictions) pairs, in input order."""
+    if workers == 1:
+        yield lambda chunks: ((c, _predict(model, _texts(c))) for c in chunks)
+        return
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with tempfile.TemporaryDirectory(prefix="lstm-sentiment-score-") as tmp:
+        model.save(Path(tmp))  # workers load this copy: safetensors + JSON, verified
+        ctx = multiprocessing.get_context("spawn")  # torch and tokenizers dislike fork
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(tmp, threads)) as pool:
+
+            def scored(chunks: Iterator[list[_Row]]) -> Scored:
+                pending: deque[tuple[list[_Row], Any]] = deque()
+                for chunk in chunks:
+                    pending.append((chunk, pool.submit(_worker_predict, _texts(chunk))))
+                    if len(pending) >= 2 * workers:  # bounded: at most 2 chunks per worker
+                        done, future = pending.popleft()
+                        yield done, future.result()
+                while pending:
+                    done, future = pending.popleft()
+                    yield done, future.result()
+
+            yield scored
+
+
+_WORKER_MODEL: SentimentModel | None = None
+
+
+def _init_worker(folder: str, threads: int) -> None:
+    import torch
+
+    from .predict import SentimentModel
+
+    global _WORKER_MODEL
+    torch.set_num_threads(threads)
+    _WORKER_MODEL = SentimentModel.load(folder)
+
+
+def _worker_predict(texts: list[str]) -> list[tuple[str, str]]:
+    assert _WORKER_MODEL is not None
+    return _predict(_WORKER_MODEL, texts)
+
+
+def _write_chunk(chunk: list[_Row], predictions: list[tuple[str, str]],
+                 writer: _Writer) -> None:
+    predictions = iter(predictions)
     for row in chunk:
         if row.text is not None:
             label, score = next(predictions)

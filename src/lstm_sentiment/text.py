@@ -21,14 +21,15 @@ from __future__ import annotations
 import json
 import re
 import string
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
 from tokenizers.models import WordLevel
-from tokenizers.trainers import WordLevelTrainer
 
+from . import progress
 from .config import TextConfig
 from .errors import UserError
 
@@ -62,38 +63,23 @@ def _bare_tokenizer(vocab: dict[str, int], standardize: str) -> Tokenizer:
     return tok
 
 
-def count_tokens(texts: Sequence[str], standardize: str = "tutorial"
-                 ) -> tuple[dict[str, int], dict[str, int], np.ndarray, np.ndarray]:
-    """Count every standardized token of ``texts``, in Rust.
+def count_tokens(texts: Iterable[str], standardize: str = "tutorial") -> dict[str, int]:
+    """How often each standardized token occurs in ``texts``.
 
-    A word-level trainer collects every distinct token; the texts are then encoded with that
-    complete vocabulary and the ids counted with ``np.bincount``. Returns the counts, the complete
-    vocabulary, and the encoded texts as flat ids plus per-text lengths (so the caller can reuse
-    the encoding instead of tokenizing the texts a second time).
+    Counts the words of the byte-level route (:func:`_tutorial_words`), which tests hold equal
+    to the tokenizer's own normalizer and pre-tokenizer; it needs no more memory than the counts.
     """
-    tok = _bare_tokenizer({PAD: 0, UNK: 1}, standardize)
-    trainer = WordLevelTrainer(vocab_size=2**31 - 1, min_frequency=0, show_progress=False,
-                               special_tokens=[PAD, UNK])
-    tok.train_from_iterator(texts, trainer=trainer)
-    full_vocab = tok.get_vocab()
-    encodings = tok.encode_batch(list(texts))
-    lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))
-    flat = np.fromiter((i for e in encodings for i in e.ids), dtype=np.int64,
-                       count=int(lengths.sum()))
-    counts = np.bincount(flat, minlength=len(full_vocab))
-    token_counts = {t: int(counts[i]) for t, i in full_vocab.items() if t not in (PAD, UNK)}
-    return token_counts, full_vocab, flat, lengths
-
-
-def _fixed_length(flat: np.ndarray, lengths: np.ndarray, length: int) -> np.ndarray:
-    """Rows of ``flat`` (split by ``lengths``) truncated / zero-padded at the end."""
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    cols = np.arange(length)
-    valid = cols[None, :] < lengths[:, None]
-    idx = np.where(valid, starts[:, None] + cols[None, :], 0)
-    if flat.size == 0:
-        return np.zeros((len(lengths), length), dtype=np.int64)
-    return np.where(valid, flat[idx], 0)
+    _normalizer(standardize)  # refuses standardizations this version does not know
+    counts: Counter[bytes] = Counter()
+    for text in progress.track(texts, "count words"):
+        counts.update(_tutorial_words(text))
+    out: dict[str, int] = {}
+    for word, n in counts.items():
+        try:
+            out[word.decode("utf-8")] = n
+        except UnicodeDecodeError:  # only from lone surrogates: no token anyone can type
+            continue
+    return out
 
 
 def keras_order(counts: dict[str, int], max_tokens: int) -> list[str]:
@@ -162,19 +148,11 @@ class TextEncoder:
 
     @classmethod
     def build(cls, texts: Sequence[str], config: TextConfig) -> tuple[TextEncoder, np.ndarray]:
-        """Learn the vocabulary from ``texts`` (training texts only) and encode them.
-
-        Returns the encoder and ``texts`` encoded with it, identical to ``encoder.encode(texts)``
-        but without tokenizing twice.
-        """
-        counts, full_vocab, flat, lengths = count_tokens(texts, config.standardize)
-        vocab = keras_order(counts, config.max_tokens)
-        remap = np.ones(len(full_vocab), dtype=np.int64)  # unknown to the final vocabulary: 1
-        remap[full_vocab[PAD]] = 0
-        for new_id, token in enumerate(vocab[2:], start=2):
-            remap[full_vocab[token]] = new_id
-        ids = _fixed_length(remap[flat], lengths, config.sequence_length)
-        return cls.from_vocabulary(vocab, config), ids
+        """Learn the vocabulary from ``texts`` (training texts only); return the encoder and
+        ``texts`` encoded with it."""
+        vocab = keras_order(count_tokens(texts, config.standardize), config.max_tokens)
+        encoder = cls.from_vocabulary(vocab, config)
+        return encoder, encoder.encode(texts)
 
     @classmethod
     def from_vocabulary(cls, vocab: Iterable[str], config: TextConfig) -> TextEncoder:

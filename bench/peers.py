@@ -1,0 +1,269 @@
+"""Our presets against the tutorial's Keras pipeline and linear baselines, in one run.
+
+Contenders, each trained and measured in its own subprocess (so its peak memory is its own, taken
+from ``wait4``'s rusage of that child):
+
+- ``keras``: the tutorial's code on TensorFlow 2.15 (bench/peer_keras.py), run with the python of
+  a TensorFlow venv: ``--tf-python PATH`` or ``$LSTM_SENTIMENT_TF_PYTHON``, else the venv in
+  ``$LSTM_SENTIMENT_CACHE/tf-venv`` (default ``~/.cache/lstm-sentiment/tf-venv``), created there
+  with ``tensorflow-cpu==2.15.1`` on first use. When it cannot be had, Keras is skipped with a
+  message and the other contenders still run.
+- ``tfidf``, ``nbsvm``: scikit-learn linear models on word uni+bigrams (bench/peer_sklearn.py).
+- our presets (bench/peer_ours.py): every preset in ``lstm_sentiment.config.PRESETS`` (the seed
+  preset with masked padding, the default, first), plus the seed preset reading padding as Keras
+  does (``--read-padding``; on by default, off with ``--quick``).
+
+All train on the tutorial's 18,750-review split and are scored on the official 25,000-review test
+split; the neural models train for the same number of epochs (10, the tutorial's; ``--quick``: 1).
+Prints a table with each figure's ratio to Keras and writes bench/results/peers.json
+(``peers_quick.json`` with ``--quick``).
+
+    python bench/peers.py [--quick] [--epochs N] [--tf-python PATH] [--no-install] [--only NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from common import default_source, run_child, write
+
+from lstm_sentiment import data
+from lstm_sentiment.config import PRESETS
+
+HERE = Path(__file__).resolve().parent
+TF_REQUIREMENT = "tensorflow-cpu==2.15.1"
+TF_PYTHONS = ((3, 9), (3, 10), (3, 11))  # the Pythons TensorFlow 2.15 has wheels for
+TARGET_PEAK_RSS_MB = 400  # issue 7: our seed training should stay under this
+
+# (key in each result, column title, format, higher is better)
+COLUMNS = [
+    ("test_accuracy", "test acc", "{:.4f}", True),
+    ("train_seconds", "train s", "{:.1f}", False),
+    ("epoch_seconds", "s/epoch", "{:.2f}", False),
+    ("single_review_latency_ms", "1 review ms", "{:.2f}", False),
+    ("batch_reviews_per_second", "reviews/s", "{:,.0f}", True),
+    ("peak_rss_mb", "peak MB", "{:,.0f}", False),
+]
+
+
+def tf_venv_dir() -> Path:
+    return data.cache_dir() / "tf-venv"
+
+
+def _check_tf(python: str) -> tuple[bool, str]:
+    """Whether ``python`` imports TensorFlow 2.x with Keras 2; its version or the reason not."""
+    code = ("import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'; import tensorflow as tf; "
+            "print(tf.__version__)")
+    try:
+        proc = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"cannot run {python}: {exc}"
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return False, f"{python} cannot import tensorflow ({tail})"
+    version = proc.stdout.strip().splitlines()[-1]
+    major, minor = (int(x) for x in version.split(".")[:2])
+    if (major, minor) >= (2, 16) or major < 2:
+        return False, f"{python} has TensorFlow {version}; the tutorial needs Keras 2 (TF <= 2.15)"
+    return True, version
+
+
+def _base_python() -> str | None:
+    """A Python that TensorFlow 2.15 supports: this one, else python3.11/3.10/3.9 on PATH."""
+    if sys.version_info[:2] in TF_PYTHONS:
+        return sys.executable
+    import shutil
+
+    for major, minor in reversed(TF_PYTHONS):
+        found = shutil.which(f"python{major}.{minor}")
+        if found:
+            return found
+    return None
+
+
+def _install_tf(venv: Path) -> tuple[str | None, str]:
+    base = _base_python()
+    if base is None:
+        return None, ("no Python 3.9-3.11 found to install TensorFlow 2.15 into "
+                      "(pass --tf-python PATH)")
+    print(f"peers: creating {venv} with {TF_REQUIREMENT} (once; about 1.3 GB on disk) ...",
+          flush=True)
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    python = venv / "bin" / "python"
+    steps = [[base, "-m", "venv", "--clear", str(venv)],
+             [str(python), "-m", "pip", "install", "-q", TF_REQUIREMENT]]
+    for cmd in steps:
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return None, f"{' '.join(cmd[:4])} failed: {exc}"
+        if proc.returncode != 0:
+            tail = " / ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
+            return None, f"{' '.join(cmd[:4])} failed: {tail}"
+    ok, why = _check_tf(str(python))
+    if not ok:
+        return None, why
+    (venv / ".complete").write_text(TF_REQUIREMENT + "\n")
+    return str(python), why
+
+
+def find_tf_python(given: str | None, install: bool) -> tuple[str | None, str]:
+    """The python to run Keras with, and its TensorFlow version, or None and why not."""
+    given = given or os.environ.get("LSTM_SENTIMENT_TF_PYTHON")
+    if given:
+        ok, why = _check_tf(given)
+        return (given, why) if ok else (None, why)
+    venv = tf_venv_dir()
+    python = venv / "bin" / "python"
+    if (venv / ".complete").exists() and python.exists():
+        ok, why = _check_tf(str(python))
+        if ok:
+            return str(python), why
+    if not install:
+        return None, (f"no TensorFlow venv at {venv} and --no-install given "
+                      "(pass --tf-python PATH or drop --no-install)")
+    return _install_tf(venv)
+
+
+def run_worker(name: str, cmd: list[str]) -> dict[str, Any] | None:
+    """Run one worker in its own process; its JSON result plus its peak RSS, or None."""
+    with tempfile.TemporaryDirectory(prefix=f"peer-{name}-") as tmp:
+        out = Path(tmp) / "result.json"
+        print(f"\n=== {name}: {' '.join(cmd)}", flush=True)
+        child = run_child([*cmd, "--out", str(out)])
+        if child["returncode"] != 0 or not out.exists():
+            print(f"peers: {name} failed (exit {child['returncode']}); left out", flush=True)
+            return None
+        result = json.loads(out.read_text())
+    result["peak_rss_mb"] = child["peak_rss_mb"]
+    result["process_seconds"] = child["seconds"]
+    return result
+
+
+def ratio_table(contenders: list[dict[str, Any]], baseline: dict[str, Any] | None) -> list[str]:
+    """Plain-text table: each figure and, in brackets, its ratio to the baseline (Keras)."""
+    head = f"{'contender':<40}" + "".join(f"{title:>20}" for _, title, _, _ in COLUMNS)
+    lines = [head]
+    for c in contenders:
+        row = f"{c['label']:<40}"
+        for key, _, fmt, _ in COLUMNS:
+            row += f"{format_cell(c, baseline, key, fmt):>20}"
+        lines.append(row)
+    return lines
+
+
+def _ratio(r: float) -> str:
+    """``0.62×``; two significant digits below 0.1 (``0.0083×``)."""
+    return f"{r:.2f}×" if r >= 0.1 else f"{r:.2g}×"
+
+
+def format_cell(c: dict[str, Any], baseline: dict[str, Any] | None, key: str, fmt: str) -> str:
+    value = c.get(key)
+    if value is None:
+        return "–"
+    text = fmt.format(value)
+    base = (baseline or {}).get(key)
+    if base and c is not baseline:
+        text += f" ({_ratio(value / base)})"
+    return text
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="1 epoch, no read-padding run (checks that everything works)")
+    ap.add_argument("--epochs", type=int, help="epochs for the neural models (default 10)")
+    ap.add_argument("--tf-python", help="python of a venv with tensorflow-cpu 2.15 "
+                    "(default: $LSTM_SENTIMENT_TF_PYTHON, else the cached tf-venv)")
+    ap.add_argument("--no-install", action="store_true",
+                    help="never create the TensorFlow venv; skip Keras when there is none")
+    ap.add_argument("--read-padding", action=argparse.BooleanOptionalAction, default=None,
+                    help="also run the seed preset reading padding (default: on, off if --quick)")
+    ap.add_argument("--only", nargs="+", metavar="NAME",
+                    help="run only these contenders (keras tfidf nbsvm, preset names, seed-read)")
+    ap.add_argument("--source", default=default_source())
+    args = ap.parse_args()
+    epochs = args.epochs or (1 if args.quick else 10)
+    with_read = (not args.quick) if args.read_padding is None else args.read_padding
+    root = data.fetch(args.source)
+
+    plan: list[tuple[str, list[str] | None]] = []
+    skipped: dict[str, str] = {}
+    tf_python, tf_version = None, None
+    wanted = set(args.only or [])
+
+    def want(name: str) -> bool:
+        return not wanted or name in wanted
+
+    if want("keras"):
+        tf_python, why = find_tf_python(args.tf_python, install=not args.no_install)
+        if tf_python is None:
+            skipped["keras"] = why
+            print(f"peers: skipping Keras: {why}", flush=True)
+        else:
+            tf_version = why
+            plan.append(("keras", [tf_python, str(HERE / "peer_keras.py"), "--imdb", str(root),
+                                   "--epochs", str(epochs)]))
+    py = sys.executable
+    for model in ("tfidf", "nbsvm"):
+        if want(model):
+            plan.append((model, [py, str(HERE / "peer_sklearn.py"), "--model", model,
+                                 "--source", args.source]))
+    presets = ["seed", *[p for p in PRESETS if p != "seed"]]
+    ours = [(p, [py, str(HERE / "peer_ours.py"), "--preset", p]) for p in presets]
+    if with_read or "seed-read" in wanted:
+        ours.insert(1, ("seed-read", [py, str(HERE / "peer_ours.py"), "--preset", "seed",
+                                      "--read-padding"]))
+    for name, cmd in ours:
+        if want(name):
+            plan.append((name, [*cmd, "--epochs", str(epochs), "--source", args.source]))
+
+    unknown = wanted - {name for name, _ in plan} - set(skipped)
+    if unknown:
+        ap.error(f"unknown contender(s) {sorted(unknown)}: choose from keras tfidf nbsvm "
+                 f"{' '.join(name for name, _ in ours)}")
+    contenders = []
+    for name, cmd in plan:
+        result = run_worker(name, cmd)
+        if result is None:
+            skipped[name] = "failed (see the log above)"
+        else:
+            contenders.append(result)
+    baseline = next((c for c in contenders if c["name"] == "keras"), None)
+    seed = next((c for c in contenders if c["name"] == "seed"), None)
+
+    print(f"\nPeers: {epochs} epoch(s) for the neural models, test = the official 25,000 reviews;"
+          " (r×) = ratio to Keras")
+    for line in ratio_table(contenders, baseline):
+        print(line)
+    for name, why in skipped.items():
+        print(f"skipped {name}: {why}")
+    if seed is not None:
+        verdict = "within" if seed["peak_rss_mb"] <= TARGET_PEAK_RSS_MB else "OVER"
+        print(f"seed preset peak RSS {seed['peak_rss_mb']:.0f} MB: {verdict} the "
+              f"{TARGET_PEAK_RSS_MB} MB target")
+    import sklearn
+
+    write("peers" + ("_quick" if args.quick else ""), {
+        "quick": args.quick,
+        "epochs": epochs,
+        "baseline": baseline["name"] if baseline else None,
+        "tensorflow": tf_version,
+        "tf_python": tf_python,
+        "scikit-learn": sklearn.__version__,
+        "target_peak_rss_mb": TARGET_PEAK_RSS_MB,
+        "columns": [{"key": k, "title": t, "higher_is_better": h} for k, t, _, h in COLUMNS],
+        "contenders": contenders,
+        "skipped": skipped,
+    })
+
+
+if __name__ == "__main__":
+    main()
