@@ -213,7 +213,9 @@ def serve_section(r: dict) -> list[str]:
             f"| HTTP on loopback, one review | {h['p50_ms']:.2f} | {h['p90_ms']:.2f} | "
             f"{h['p99_ms']:.2f} |", "",
             f"`score`: {r['score_reviews']:,} reviews at {r['score_reviews_per_second']:,.0f} "
-            "reviews/s (read, tokenize, predict, write)."]
+            "reviews/s (read, tokenize, predict, write)"
+            + (f"; with `--workers 2`: {r['score_2_workers_reviews_per_second']:,.0f} reviews/s."
+               if "score_2_workers_reviews_per_second" in r else ".")]
 
 
 def load_section(r: dict) -> list[str]:

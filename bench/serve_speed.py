@@ -56,6 +56,7 @@ def main() -> None:
         lines = Path(tmp) / "reviews.txt"
         lines.write_text("".join(" ".join(r.split()) + "\n" for r in reviews))
         summary = score_file(model, lines, Path(tmp) / "scored.jsonl")
+        two = score_file(model, lines, Path(tmp) / "scored2.jsonl", workers=2)
 
     results = {
         "api_single_review": percentiles(api),
@@ -63,13 +64,15 @@ def main() -> None:
         "score_reviews": summary.rows,
         "score_reviews_per_second": summary.rows_per_second,
         "score_seconds": summary.seconds,
+        "score_2_workers_reviews_per_second": two.rows_per_second,
     }
     print(f"Python API single review: p50 {results['api_single_review']['p50_ms']:.2f} ms, "
           f"p99 {results['api_single_review']['p99_ms']:.2f} ms")
     print(f"HTTP single review:       p50 {results['http_single_review']['p50_ms']:.2f} ms, "
           f"p99 {results['http_single_review']['p99_ms']:.2f} ms")
     print(f"score: {summary.rows:,} reviews in {summary.seconds:.2f} s = "
-          f"{summary.rows_per_second:,.0f} reviews/s (read, tokenize, predict, write)")
+          f"{summary.rows_per_second:,.0f} reviews/s (read, tokenize, predict, write); "
+          f"with --workers 2: {two.rows_per_second:,.0f} reviews/s")
     write("serve_speed" + ("_quick" if args.quick else ""), results)
 
 

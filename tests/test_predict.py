@@ -87,3 +87,18 @@ def test_explain_cli_with_gates(tiny_model: Path, tmp_path: Path,
     assert len(out["gates"]["forget_gate"]) == 4
     code = main(["explain", str(tiny_model), "fun", "--gates", "--out", str(tmp_path / "x.gif")])
     assert code == 2 and "choose a .png" in capsys.readouterr().err
+
+
+def test_python_train_api_returns_the_model(tiny_imdb: Path, tmp_path: Path) -> None:
+    import lstm_sentiment
+    from lstm_sentiment.config import preset
+
+    config = preset("seed")
+    config.data.source = str(tiny_imdb)
+    config.text.max_tokens, config.text.sequence_length = 40, 16
+    config.train.epochs = 1
+    model = lstm_sentiment.train(config, tmp_path / "py", log=lambda _l: None)
+    assert isinstance(model, SentimentModel)
+    assert model.info["metrics"]["test"]["n"] == 40
+    again = lstm_sentiment.load(tmp_path / "py")
+    np.testing.assert_array_equal(again.predict_proba(TEXTS), model.predict_proba(TEXTS))
