@@ -106,6 +106,7 @@ import numpy as np
 
 from . import progress
 from .errors import UserError
+from .fileio import atomic_open
 
 if TYPE_CHECKING:
     from .predict import SentimentModel
@@ -556,12 +557,6 @@ def _make_writer(fmt: str, out: IO[str], columns: list[str] | None,
     return _CsvWriter(out, "," if fmt == "csv" else "\t", columns, names)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 @contextmanager
 def _open_output(path: Path | None, gz: bool) -> Iterator[IO[str]]:
     """Standard output, or a temporary file beside ``path`` renamed over it on success."""
@@ -576,31 +571,19 @@ def _open_output(path: Path | None, gz: bool) -> Iterator[IO[str]]:
         raise UserError(f"cannot write {path}: the folder {folder} does not exist")
     if path.is_dir():
         raise UserError(f"cannot write {path}: it is a folder")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise UserError(f"cannot write to {folder}: {exc.strerror or exc}") from None
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 -> what open() would give
-        with open(fd, "wb") as raw:
-            binary: IO[bytes] = raw
+    with atomic_open(path) as raw:
+        binary: IO[bytes] = raw
+        if gz:
+            binary = gzip.GzipFile(filename=path.name, mode="wb", fileobj=raw, mtime=0)
+        text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
+        try:
+            yield text
+            text.flush()
+        finally:
+            with suppress(Exception):
+                text.detach()  # leaves ``binary`` open, so the wrapper never closes raw
             if gz:
-                binary = gzip.GzipFile(filename=path.name, mode="wb", fileobj=raw, mtime=0)
-            text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
-            try:
-                yield text
-                text.flush()
-            finally:
-                with suppress(Exception):
-                    text.detach()  # leaves ``binary`` open, so the wrapper never closes raw
-                if gz:
-                    binary.close()  # the gzip trailer; ``raw`` stays open
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+                binary.close()  # the gzip trailer; ``raw`` stays open
 
 
 # ------------------------------------------------------------------------------- scoring
