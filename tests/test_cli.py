@@ -88,7 +88,10 @@ def test_train_evaluate_predict_plot(capsys: pytest.CaptureFixture[str], tiny_im
 
 def test_interrupted_training_resumes(capsys: pytest.CaptureFixture[str], tiny_imdb: Path,
                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lstm_sentiment import train as train_mod
+    import importlib
+
+    # the module, not the package's train() function of the same name
+    train_mod = importlib.import_module("lstm_sentiment.train")
 
     real = train_mod.save_checkpoint
     calls = {"n": 0}

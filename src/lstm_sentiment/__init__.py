@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 
 __all__ = ["SentimentModel", "__version__", "load", "train"]
 
+# The submodule train.py (the training loop) and the function train() below share a name.
+# Importing a submodule binds it on the package the first time, so bind it now, before the
+# function is defined: `lstm_sentiment.train` then stays the function.
+from . import train as _train_loop  # noqa: F401
+
 
 def load(path: str | Path) -> SentimentModel:
     """Load a model folder (checksums verified, no code run)."""
