@@ -19,7 +19,7 @@ import torch
 from . import artifact
 from .artifact import Artifact
 from .config import RunConfig
-from .errors import ArtifactError
+from .errors import ArtifactError, UserError
 from .lstm import ReferenceLSTM
 from .model import SentimentLSTM
 from .text import TextEncoder
@@ -112,7 +112,10 @@ class SentimentModel:
         cfg = art.config
         if lstm is not None:
             cfg.model.lstm = lstm  # type: ignore[assignment]
-        encoder = TextEncoder(_tokenizer_from_json(art.tokenizer_json), cfg.text.sequence_length)
+        try:
+            encoder = TextEncoder.from_json(art.tokenizer_json, cfg.text.sequence_length)
+        except UserError as exc:
+            raise ArtifactError(str(exc)) from None
         if encoder.vocab_size != cfg.model.vocab_size:
             raise ArtifactError(f"the vocabulary has {encoder.vocab_size} tokens but the model "
                                 f"expects {cfg.model.vocab_size}")
@@ -230,11 +233,3 @@ class SentimentModel:
         return (f"SentimentModel(preset={self.config.preset!r}, labels={self.labels}, "
                 f"vocab={m.vocab_size}, embedding={m.embedding_dim}, hidden={m.hidden_size})")
 
-
-def _tokenizer_from_json(text: str):
-    from tokenizers import Tokenizer
-
-    try:
-        return Tokenizer.from_str(text)
-    except Exception as exc:  # tokenizers raises plain Exception on bad JSON
-        raise ArtifactError(f"unreadable tokenizer.json: {str(exc).splitlines()[0]}") from None

@@ -165,11 +165,12 @@ class TextEncoder:
         return cls(_bare_tokenizer(index, config.standardize), config.sequence_length)
 
     @classmethod
-    def load(cls, path: Path, sequence_length: int) -> TextEncoder:
+    def from_json(cls, text: str, sequence_length: int) -> TextEncoder:
+        """The encoder for a ``tokenizer.json``'s contents."""
         try:
-            tok = Tokenizer.from_file(str(path))
+            tok = Tokenizer.from_str(text)
         except Exception as exc:  # tokenizers raises plain Exception on bad JSON
-            raise UserError(f"cannot read tokenizer {path}: {str(exc).splitlines()[0]}") from None
+            raise UserError(f"unreadable tokenizer.json: {str(exc).splitlines()[0]}") from None
         return cls(tok, sequence_length)
 
     def save(self, path: Path) -> None:
