@@ -129,7 +129,7 @@ def test_bad_inputs_are_one_line_errors(capsys: pytest.CaptureFixture[str], tmp_
         (["data", "fetch", "--source", str(corrupt)], "corrupt or truncated archive"),
         (["data", "fetch", "--source", str(tiny_archive), "--sha256", "ab" * 32],
          "sha256 mismatch"),
-        (["train", "--preset", "nope", "--out", str(tmp_path / "x")], "unknown preset 'nope'"),
+        (["train", "--preset", "nope", "--out", str(tmp_path / "x")], "invalid choice: 'nope'"),
         (["train", "--epochs", "0", "--out", str(tmp_path / "x")], "expected a number >= 1"),
         (["train", "--epochs", "many", "--out", str(tmp_path / "x")], "expected a whole number"),
         (["train", "--bogus", "--out", str(tmp_path / "x")], "unrecognized arguments"),

@@ -118,3 +118,22 @@ def test_export_command(tiny_model: Path, tmp_path: Path,
     assert main(["export", str(tiny_model), "--format", "onnx", "--out", str(out)]) == 0
     assert capsys.readouterr().out.strip() == str(out)
     assert out.stat().st_size > 1000
+
+
+@pytest.mark.parametrize("hybrid", [True, False])
+def test_accurate_layout_exports_exactly(hybrid: bool, tiny_model: Path, tmp_path: Path) -> None:
+    """A bidirectional, pooled network (with or without the n-gram branch) exports too, with
+    dynamic batch and length: no Python-side trimming or chunking is frozen into the graph."""
+    base = SentimentModel.load(tiny_model)
+    config = RunConfig.from_dict(base.config.to_dict())
+    config.model = ModelConfig(vocab_size=base.config.model.vocab_size, embedding_dim=6,
+                               hidden_size=5, bidirectional=True, pooling="max-mean",
+                               ngram_buckets=64 if hybrid else 0)
+    network = build(config.model, seed=2)
+    with torch.no_grad():
+        if hybrid:  # give the n-gram branch and the mix non-trivial values
+            network.ngrams.weight.normal_(generator=torch.Generator().manual_seed(0))
+            network.mix.copy_(torch.tensor([0.7, 0.4]))
+    model = SentimentModel(network, base.encoder, config, base.labels, info=base.info)
+    path = export_onnx(model, tmp_path / "accurate.onnx")
+    _check(model, path, trim=True)

@@ -33,6 +33,8 @@ FORMAT = "lstm-sentiment/model"
 FORMAT_VERSION = 1
 FILES = ("config.json", "tokenizer.json", "model.safetensors", "history.json")
 CHECKSUMS = "checksums.json"
+BUNDLED = "bundled"  # the name of the model folder shipped inside the package
+BUNDLED_DIR = Path(__file__).parent / "bundled"
 
 
 @dataclass
@@ -89,6 +91,17 @@ def save_folder(path: Path, artifact: Artifact) -> None:
         atomic_write_text(path / CHECKSUMS, json.dumps(sums, indent=2))
     except OSError as exc:
         raise UserError(f"cannot write model folder {path}: {exc.strerror or exc}") from None
+
+
+def resolve(path: str | Path) -> Path:
+    """The folder a model name stands for: ``"bundled"`` is the packaged model, anything else a
+    path (so ``./bundled`` is a local folder of that name)."""
+    if str(path) == BUNDLED:
+        if not (BUNDLED_DIR / CHECKSUMS).exists():
+            raise ArtifactError("this installation has no bundled model (it ships with the "
+                                "package; reinstall lstm-sentiment)")
+        return BUNDLED_DIR
+    return Path(path)
 
 
 def load_folder(path: Path) -> Artifact:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
+from . import config as cfg
 
 EXIT_USAGE = 2
 
@@ -62,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("train", help="train a model and save its folder")
-    p.add_argument("--preset", default="seed", help="seed (the tutorial's model)")
+    p.add_argument("--preset", default="seed", choices=sorted(cfg.PRESETS),
+                   help="seed: the tutorial's model; accurate: BiLSTM + n-grams (default: seed)")
     _source_args(p)
     p.add_argument("--out", required=True, type=Path, help="model folder to write")
     p.add_argument("--epochs", type=_positive_int, help="override the preset's epochs")
@@ -213,7 +215,6 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from . import config as cfg
     from . import distributed
     from .pipeline import run
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from .errors import UserError
 
 LstmKind = Literal["fused", "reference"]
+Pooling = Literal["last", "max-mean"]
 
 
 @dataclass
@@ -38,7 +39,8 @@ class TextConfig:
 
 @dataclass
 class ModelConfig:
-    """The network: Embedding -> LSTM -> Dense."""
+    """The network: Embedding -> LSTM -> Dense, optionally bidirectional with pooling, dropout
+    and a linear n-gram branch (the ``accurate`` preset)."""
 
     vocab_size: int = 15_000
     embedding_dim: int = 16
@@ -48,6 +50,12 @@ class ModelConfig:
     # Keras's LSTM (no mask_zero) runs through the trailing padding; masking stops at the last real
     # token instead. See README "Padding" for the measurements behind the default.
     mask_padding: bool = True
+    bidirectional: bool = False  # a second LSTM reads each text from its last word back
+    pooling: Pooling = "last"  # "last": h after the last word; "max-mean": both over every word
+    dropout: float = 0.0  # on the embeddings and on the pooled features (training only)
+    # > 0 adds a linear branch over word unigrams and hashed bigrams (NBSVM-style), mixed with
+    # the LSTM's logit; see lstm_sentiment.ngrams
+    ngram_buckets: int = 0
 
 
 @dataclass
@@ -56,8 +64,14 @@ class TrainConfig:
 
     epochs: int = 10
     batch_size: int = 100
-    optimizer: str = "rmsprop"  # Keras's RMSprop: lr 1e-3, rho 0.9, epsilon 1e-7
-    learning_rate: float = 1e-3
+    optimizer: str = "rmsprop"  # Keras's RMSprop (lr 1e-3, rho 0.9, epsilon 1e-7) or "adam"
+    learning_rate: float = 1e-3  # the peak rate under the one-cycle schedule
+    schedule: str = "constant"  # or "one-cycle": warm up over 10% of the steps, cosine down
+    clip_norm: float | None = None  # clip the gradient's global norm to this (None = never)
+    weight_decay: float = 0.0  # AdamW-style decoupled weight decay (adam only)
+    # "ppmi-svd": start the embedding from word vectors learned on the training texts plus the
+    # source's unlabelled ones (IMDB's train/unsup); None: Keras's random start
+    word_vectors: str | None = None
     seed: int = 1  # model initialisation and batch order; the split has its own seed
     bucket_by_length: bool = True  # group similar lengths into a batch (only matters when masking)
     threads: int | None = None  # torch threads; None = all cores
@@ -100,7 +114,22 @@ def _seed_preset() -> RunConfig:
     return RunConfig(preset="seed")
 
 
-PRESETS = {"seed": _seed_preset}
+def _accurate_preset() -> RunConfig:
+    """A bidirectional LSTM with max+mean pooling over longer inputs, plus an NBSVM-style n-gram
+    branch; see docs/accurate.md for the measurements behind each choice."""
+    return RunConfig(
+        preset="accurate",
+        data=DataConfig(validation_split=0.1),
+        text=TextConfig(max_tokens=30_000, sequence_length=400),
+        model=ModelConfig(vocab_size=30_000, embedding_dim=64, hidden_size=64,
+                          bidirectional=True, pooling="max-mean", dropout=0.5,
+                          ngram_buckets=1 << 20),
+        train=TrainConfig(epochs=2, batch_size=64, optimizer="adam", learning_rate=3e-3,
+                          schedule="one-cycle", clip_norm=1.0, word_vectors="ppmi-svd"),
+    )
+
+
+PRESETS = {"seed": _seed_preset, "accurate": _accurate_preset}
 
 
 def preset(name: str) -> RunConfig:

@@ -332,6 +332,17 @@ def load(root: Path, subset: str, validation_split: float = 0.25, seed: int = 10
     return Dataset(subset, examples, names, replaced)
 
 
+def load_unlabelled(root: Path) -> list[str]:
+    """The texts of ``train/unsup`` (IMDB's 50,000 unlabelled reviews) in file-name order, or
+    none when the source has no such folder; undecodable bytes are replaced (U+FFFD)."""
+    folder = root / "train" / UNLABELLED if root.is_dir() else None
+    if folder is None or not folder.is_dir():
+        return []
+    names = sorted(f for f in os.listdir(folder) if f.lower().endswith(TEXT_SUFFIX))
+    return [(folder / f).read_bytes().decode("utf-8", errors="replace")
+            for f in progress.track(names, "read unlabelled")]
+
+
 # --------------------------------------------------------------------------------------------
 # Tables: CSV, TSV, JSONL
 

@@ -31,6 +31,7 @@ only the ``onnx`` package to check and annotate it; the newer exporter would als
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import warnings
@@ -42,7 +43,7 @@ from torch import nn
 from . import __version__
 from .errors import UserError
 from .fileio import atomic_write_bytes
-from .model import SentimentLSTM
+from .model import HybridLSTM, PooledLSTM, SentimentLSTM
 from .predict import SentimentModel
 
 OPSET = 17
@@ -87,6 +88,39 @@ class ExportForward(nn.Module):
         return torch.softmax(logits, dim=-1)
 
 
+class ExportProbabilities(nn.Module):
+    """A copy of a pooled or hybrid network with its Python-side shape decisions turned off
+    (see :attr:`PooledLSTM.trim`), and probabilities as output."""
+
+    def __init__(self, network: PooledLSTM | HybridLSTM) -> None:
+        super().__init__()
+        self.network = copy.deepcopy(network).cpu().eval()
+        recurrent = getattr(self.network, "recurrent", self.network)
+        if not isinstance(recurrent, PooledLSTM):
+            raise UserError("ONNX export of this network layout is not supported")
+        recurrent.trim = False
+        recurrent.max_steps = None
+        if not isinstance(recurrent.lstm, nn.LSTM):  # the reference LSTM exports as fused
+            for name in ("lstm", "lstm_backward"):
+                old = getattr(recurrent, name)
+                if old is not None:
+                    fused = nn.LSTM(old.input_size, old.hidden_size, batch_first=True)
+                    fused.load_state_dict(old.state_dict())
+                    setattr(recurrent, name, fused)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        logits = self.network(ids)
+        return torch.sigmoid(logits) if logits.dim() == 1 else torch.softmax(logits, dim=-1)
+
+
+def _export_module(network: nn.Module) -> nn.Module:
+    if isinstance(network, SentimentLSTM):
+        return ExportForward(network)
+    if isinstance(network, PooledLSTM | HybridLSTM):
+        return ExportProbabilities(network)
+    raise UserError(f"ONNX export does not know the network {type(network).__name__}")
+
+
 def export_onnx(model: SentimentModel, out: Path, *, opset: int = OPSET) -> Path:
     """Write ``model`` as an ONNX graph to ``out`` (atomically) and return the path.
 
@@ -99,7 +133,7 @@ def export_onnx(model: SentimentModel, out: Path, *, opset: int = OPSET) -> Path
         raise UserError("ONNX export needs the onnx package: "
                         "pip install 'lstm-sentiment[export]'") from None
     out = Path(out)
-    forward = ExportForward(model.network).cpu()
+    forward = _export_module(model.network).cpu()
     example = torch.ones(2, model.config.text.sequence_length, dtype=torch.long)
     buffer = io.BytesIO()
     with warnings.catch_warnings():

@@ -22,6 +22,7 @@ from torch import nn
 
 from .config import ModelConfig
 from .lstm import ReferenceLSTM
+from .ngrams import NgramBranch
 
 # oneDNN's CPU LSTM slows down sharply (about 2x per step on a 4 MB L2 cache) once one call covers
 # more than ~170 steps at batch 100; running long sequences as chunks of at most this many steps,
@@ -115,8 +116,184 @@ def _orthogonal(shape: torch.Size, generator: torch.Generator) -> torch.Tensor:
     return q if rows >= cols else q.T
 
 
-def build(config: ModelConfig, seed: int) -> SentimentLSTM:
+def _run_chunked(lstm: nn.Module, x: torch.Tensor,
+                 max_steps: int | None = MAX_STEPS_PER_CALL) -> torch.Tensor:
+    """All hidden states [B, T, H], running at most ``max_steps`` steps per call (None: one
+    call)."""
+    steps = x.shape[1]
+    if max_steps is None or steps <= max_steps:
+        return lstm(x)[0]
+    chunks = math.ceil(steps / max_steps)
+    state = None
+    outs = []
+    for part in x.split(math.ceil(steps / chunks), dim=1):
+        out, state = lstm(part, state)
+        outs.append(out)
+    return torch.cat(outs, dim=1)
+
+
+def reverse_index(lengths: torch.Tensor, steps: int) -> torch.Tensor:
+    """[B, T] positions that reverse each row's first ``lengths`` steps and keep the padding
+    where it is: ``x.gather(1, idx)`` reads a text backwards, still padded at the end, and the
+    same gather turns the backward LSTM's outputs round again."""
+    t = torch.arange(steps, device=lengths.device).unsqueeze(0)
+    n = lengths.unsqueeze(1)
+    return torch.where(t < n, n - 1 - t, t)
+
+
+class PooledLSTM(nn.Module):
+    """Embedding -> LSTM (optionally a second one reading backwards) -> pooling -> Dense.
+
+    ::
+
+        ids       [B, T]
+        x         [B, T, E]    embedding (dropout while training)
+        out       [B, T, D*H]  forward states, and the backward LSTM's (D = 2) realigned to words
+        pooled    [B, P*D*H]   "max-mean": max and mean over the real words (P = 2);
+                               "last": the forward state after the last word and, when
+                               bidirectional, the backward state after reading the first (P = 1)
+        logits    [B] or [B, C]
+
+    The backward LSTM reads each row's real words in reverse, padding still at the end, so both
+    directions stop at the last real word exactly as masking would (see :func:`reverse_index`).
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim)
+        self.lstm = make_lstm(config.lstm, config.embedding_dim, config.hidden_size)
+        self.lstm_backward = (make_lstm(config.lstm, config.embedding_dim, config.hidden_size)
+                              if config.bidirectional else None)
+        self.dropout = nn.Dropout(config.dropout)
+        width = config.hidden_size * (2 if config.bidirectional else 1)
+        width *= 2 if config.pooling == "max-mean" else 1
+        outputs = 1 if config.num_classes == 2 else config.num_classes
+        self.head = nn.Linear(width, outputs)
+        # Python-side shape decisions (cut a batch to its longest row, run long inputs in
+        # chunks); an ONNX export turns both off so the traced graph keeps dynamic shapes.
+        self.trim: bool = True
+        self.max_steps: int | None = MAX_STEPS_PER_CALL
+
+    @property
+    def masks_padding(self) -> bool:
+        return True
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        lengths = (ids != 0).sum(dim=1)
+        if self.trim and ids.shape[0]:
+            ids = ids[:, : max(int(lengths.max()), 1)]
+        logits = self.head(self.dropout(self.features(ids, lengths)))
+        return logits.squeeze(-1) if logits.shape[-1] == 1 else logits
+
+    def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The pooled vector the head reads, [B, width]."""
+        steps = ids.shape[1]
+        x = self.dropout(self.embedding(ids))
+        outs = [_run_chunked(self.lstm, x, self.max_steps)]
+        if self.lstm_backward is not None:
+            rev = reverse_index(lengths, steps).unsqueeze(-1)
+            back = _run_chunked(self.lstm_backward,
+                                x.gather(1, rev.expand(-1, -1, x.shape[2])), self.max_steps)
+            outs.append(back.gather(1, rev.expand(-1, -1, back.shape[2])))
+        out = torch.cat(outs, dim=-1)
+        real = (torch.arange(steps, device=ids.device).unsqueeze(0)
+                < lengths.unsqueeze(1)).unsqueeze(-1)
+        has_words = (lengths > 0).unsqueeze(1)
+        if self.config.pooling == "max-mean":
+            mean = (out * real).sum(dim=1) / lengths.clamp(min=1).unsqueeze(1).to(out.dtype)
+            top = out.masked_fill(~real, float("-inf")).amax(dim=1)
+            top = torch.where(has_words, top, torch.zeros_like(top))  # an empty text: zeros
+            return torch.cat([top, mean], dim=-1)
+        step = (lengths - 1).clamp(min=0)
+        rows = torch.arange(ids.shape[0], device=ids.device)
+        last = out[rows, step, : self.config.hidden_size]
+        if self.lstm_backward is not None:  # the backward LSTM's final state sits at word 0
+            last = torch.cat([last, out[:, 0, self.config.hidden_size :]], dim=-1)
+        return last * has_words.to(last.dtype)
+
+    def trainable_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    @torch.no_grad()
+    def keras_init(self, generator: torch.Generator) -> None:
+        """The same initial values as :meth:`SentimentLSTM.keras_init`, for each direction."""
+        self.embedding.weight.uniform_(-0.05, 0.05, generator=generator)
+        h = self.config.hidden_size
+        for lstm in (self.lstm, self.lstm_backward):
+            if lstm is None:
+                continue
+            _glorot_uniform(lstm.weight_ih_l0, generator)
+            lstm.weight_hh_l0.copy_(_orthogonal(lstm.weight_hh_l0.shape, generator))
+            lstm.bias_ih_l0.zero_()
+            lstm.bias_ih_l0[h : 2 * h] = 1.0
+            lstm.bias_hh_l0.zero_()
+        _glorot_uniform(self.head.weight, generator)
+        self.head.bias.zero_()
+
+
+class HybridLSTM(nn.Module):
+    """An LSTM network and a linear n-gram branch, their logits mixed by three learned numbers.
+
+    ``logits = mix[0] * recurrent(ids) + mix[1] * ngrams(ids) + mix_bias``. The parts are
+    trained one after the other (n-grams, then the LSTM, then the mix on the validation split;
+    see :mod:`lstm_sentiment.pipeline`), and either part's logits alone are one call away.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.recurrent = _recurrent(config)
+        outputs = 1 if config.num_classes == 2 else config.num_classes
+        self.ngrams = NgramBranch(config.vocab_size, config.ngram_buckets, outputs)
+        self.mix = nn.Parameter(torch.tensor([1.0, 1.0]), requires_grad=False)
+        self.mix_bias = nn.Parameter(torch.zeros(outputs), requires_grad=False)
+
+    @property
+    def masks_padding(self) -> bool:
+        return True
+
+    # the LSTM's layers, for gate traces and exports
+    @property
+    def embedding(self) -> nn.Embedding:
+        return self.recurrent.embedding
+
+    @property
+    def lstm(self) -> nn.Module:
+        return self.recurrent.lstm
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.combine(self.recurrent(ids), self.ngrams(ids))
+
+    def combine(self, recurrent: torch.Tensor, ngrams: torch.Tensor) -> torch.Tensor:
+        bias = self.mix_bias[0] if recurrent.dim() == 1 else self.mix_bias
+        return self.mix[0] * recurrent + self.mix[1] * ngrams + bias
+
+    def trainable_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def keras_init(self, generator: torch.Generator) -> None:
+        self.recurrent.keras_init(generator)
+
+
+Network = SentimentLSTM | PooledLSTM | HybridLSTM
+
+
+def _recurrent(config: ModelConfig) -> SentimentLSTM | PooledLSTM:
+    if config.bidirectional or config.pooling != "last":
+        return PooledLSTM(config)
+    return SentimentLSTM(config)
+
+
+def network_for(config: ModelConfig) -> Network:
+    """The network ``config`` describes, with untrained weights."""
+    if config.ngram_buckets > 0:
+        return HybridLSTM(config)
+    return _recurrent(config)
+
+
+def build(config: ModelConfig, seed: int) -> Network:
     """A freshly initialised network; the same seed gives the same weights."""
-    model = SentimentLSTM(config)
+    model = network_for(config)
     model.keras_init(torch.Generator().manual_seed(seed))
     return model

@@ -18,18 +18,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
-from . import data, distributed
+from . import data, distributed, embeddings
 from .config import RunConfig
 from .distributed import Context
 from .errors import UserError
 from .evaluate import evaluate
-from .model import build
+from .model import HybridLSTM, build
 from .predict import LABEL_NAMES, SentimentModel
 from .text import TextEncoder
-from .train import Split, fit
+from .train import Split, evaluate_split, fit, fit_mix
 
 CHECKPOINT = "checkpoint"
 
@@ -107,8 +108,19 @@ def _run(config: RunConfig, out: Path, ctx: Context, *, resume: bool, evaluate_t
     log(f"Vocabulary: {encoder.vocab_size} tokens; encoded in {time.perf_counter() - t0:.1f}s")
 
     network = build(config.model, config.train.seed)
+    recurrent = network.recurrent if isinstance(network, HybridLSTM) else network
     log(f"Model: {config.preset} preset, {network.trainable_parameters():,} trainable parameters"
         f", LSTM {config.model.lstm}, padding {'masked' if config.model.mask_padding else 'read'}")
+    if config.train.word_vectors and not resume:  # a resumed run loads its trained embedding
+        vectors = _word_vectors(config, root, encoder, train_ds.texts, log)
+        with torch.no_grad():
+            recurrent.embedding.weight.copy_(torch.from_numpy(vectors))
+    if isinstance(network, HybridLSTM):
+        t0 = time.perf_counter()
+        network.ngrams.fit(train_split.ids, train_ds.labels)
+        acc = evaluate_split(network.ngrams, val_split)["acc"]
+        log(f"N-gram branch: fitted in {time.perf_counter() - t0:.1f}s, "
+            f"validation accuracy {acc:.4f}")
     digests = {"train_digest": data.paths_digest([e.path for e in train_ds.examples]),
                "validation_digest": data.paths_digest([e.path for e in val_ds.examples])}
     fingerprint = {"config": config.to_dict(), **digests}
@@ -116,9 +128,15 @@ def _run(config: RunConfig, out: Path, ctx: Context, *, resume: bool, evaluate_t
         log(f"Training on {ctx.world_size} process{'es' if ctx.distributed else ''}, "
             f"device {ctx.device.type}")
     t_train = time.perf_counter()
-    history = fit(network, train_split, val_split, config.train,
+    history = fit(recurrent, train_split, val_split, config.train,
                   checkpoint_dir=out / CHECKPOINT, resume=resume, fingerprint=fingerprint,
                   log=log, context=ctx)
+    if isinstance(network, HybridLSTM):
+        network.to(ctx.device)
+        fit_mix(network, val_split)
+        mix = network.mix.tolist()
+        log(f"Mix: logit = {mix[0]:.3f} x LSTM + {mix[1]:.3f} x n-grams + bias "
+            "(fitted on the validation split)")
     train_seconds = time.perf_counter() - t_train
 
     labels = [LABEL_NAMES.get(name, name) for name in train_ds.class_names]
@@ -143,6 +161,16 @@ def _run(config: RunConfig, out: Path, ctx: Context, *, resume: bool, evaluate_t
         if test_ds is not None:
             metrics["test"] = evaluate(scorer, test_ds)
             log(_metric_line(metrics["test"]))
+        if isinstance(network, HybridLSTM):  # each part alone, on the same splits
+            metrics["parts"] = {}
+            for name, part in (("lstm", network.recurrent), ("ngrams", network.ngrams)):
+                alone = SentimentModel(_on_device(part, ctx.device), encoder, config, labels,
+                                       info=info)
+                metrics["parts"][name] = {
+                    ds.subset: evaluate(alone, ds)["accuracy"]
+                    for ds in (val_ds, test_ds) if ds is not None}
+                log(f"{name} alone: " + ", ".join(
+                    f"{k} accuracy {v:.4f}" for k, v in metrics["parts"][name].items()))
         network.cpu()
         info["metrics"] = metrics
         model.save(out)
@@ -170,6 +198,22 @@ class _OnDevice(nn.Module):
 
 def _on_device(network: nn.Module, device: torch.device) -> nn.Module:
     return network if device.type == "cpu" else _OnDevice(network, device)
+
+
+def _word_vectors(config: RunConfig, root: Path, encoder: TextEncoder, texts: list[str],
+                  log: Callable[[str], None]) -> np.ndarray:
+    """Word vectors for the embedding's start, from the training texts and the source's
+    unlabelled ones (never the validation or test texts); see :mod:`lstm_sentiment.embeddings`."""
+    if config.train.word_vectors != "ppmi-svd":
+        raise UserError(f"unknown word vectors {config.train.word_vectors!r} (choose ppmi-svd)")
+    t0 = time.perf_counter()
+    unlabelled = data.load_unlabelled(root) if root.is_dir() else []
+    vectors = embeddings.ppmi_svd(embeddings.encoded_chunks(encoder, texts + unlabelled),
+                                  encoder.vocab_size, config.model.embedding_dim,
+                                  seed=config.train.seed, log=log)
+    log(f"Word vectors: learned from {len(texts):,} training and {len(unlabelled):,} "
+        f"unlabelled texts in {time.perf_counter() - t0:.1f}s")
+    return vectors
 
 
 def _test_split(config: RunConfig, root: Path, names: list[str]) -> data.Dataset | None:

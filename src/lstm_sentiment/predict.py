@@ -21,7 +21,7 @@ from .artifact import Artifact
 from .config import RunConfig
 from .errors import ArtifactError, UserError
 from .lstm import ReferenceLSTM
-from .model import SentimentLSTM
+from .model import Network, network_for
 from .text import TextEncoder
 
 LABEL_NAMES = {"neg": "negative", "pos": "positive"}
@@ -86,7 +86,7 @@ class GateTrace:
 class SentimentModel:
     """A network plus everything needed to turn raw text into its input."""
 
-    def __init__(self, network: SentimentLSTM, encoder: TextEncoder, config: RunConfig,
+    def __init__(self, network: Network, encoder: TextEncoder, config: RunConfig,
                  labels: list[str], history: list[dict[str, float]] | None = None,
                  info: dict[str, Any] | None = None) -> None:
         self.network = network.eval()
@@ -102,10 +102,12 @@ class SentimentModel:
     def load(cls, path: str | Path, *, lstm: str | None = None) -> SentimentModel:
         """Load a model folder, verifying its checksums (see :mod:`lstm_sentiment.artifact`).
 
-        ``lstm`` ("fused" or "reference") runs the weights on that LSTM implementation instead
-        of the one the model was trained with; both give the same probabilities.
+        ``path`` ``"bundled"`` is the model that ships inside the package (the ``accurate``
+        preset; write ``./bundled`` for a folder of that name). ``lstm`` ("fused" or
+        "reference") runs the weights on that LSTM implementation instead of the one the model
+        was trained with; both give the same probabilities.
         """
-        return cls.from_artifact(artifact.load_folder(Path(path)), lstm=lstm)
+        return cls.from_artifact(artifact.load_folder(artifact.resolve(path)), lstm=lstm)
 
     @classmethod
     def from_artifact(cls, art: Artifact, *, lstm: str | None = None) -> SentimentModel:
@@ -122,7 +124,7 @@ class SentimentModel:
         if len(art.labels) != cfg.model.num_classes:
             raise ArtifactError(f"config lists {len(art.labels)} labels for "
                                 f"{cfg.model.num_classes} classes")
-        network = SentimentLSTM(cfg.model)
+        network = network_for(cfg.model)
         try:
             network.load_state_dict(art.weights, strict=True)
         except RuntimeError as exc:
@@ -209,7 +211,8 @@ class SentimentModel:
         """The LSTM's gates, candidate and state norms at every word of ``text``.
 
         Runs the model's weights through :class:`~lstm_sentiment.lstm.ReferenceLSTM`, which
-        records each gate. Only the real words are traced (up to the sequence length).
+        records each gate. Only the real words are traced (up to the sequence length). A
+        bidirectional model shows its forward LSTM (the one reading from the first word on).
         """
         ids = self.encode([text])[0]
         n = int((ids != 0).sum())

@@ -72,7 +72,34 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     params = [p for p in model.parameters() if p.requires_grad]
     if config.optimizer == "rmsprop":
         return KerasRMSprop(params, lr=config.learning_rate)
-    raise UserError(f"unknown optimizer {config.optimizer!r}")
+    if config.optimizer == "adam":
+        return torch.optim.AdamW(params, lr=config.learning_rate,
+                                 weight_decay=config.weight_decay)
+    raise UserError(f"unknown optimizer {config.optimizer!r} (choose rmsprop or adam)")
+
+
+WARMUP = 0.1  # the one-cycle schedule's share of steps spent warming up
+
+
+def learning_rate_at(config: TrainConfig, step: int, total: int) -> float:
+    """The learning rate for optimizer step ``step`` of ``total`` (0-based).
+
+    ``constant``: ``learning_rate`` throughout. ``one-cycle``: linear warm-up from 1/25 of the
+    peak over the first 10% of steps, then cosine annealing to 1/1000 of it (Smith's one-cycle
+    policy as ``torch.optim.lr_scheduler.OneCycleLR`` shapes it). A pure function of the step,
+    so a resumed run follows the same curve without saving a scheduler.
+    """
+    peak = config.learning_rate
+    if config.schedule == "constant":
+        return peak
+    if config.schedule != "one-cycle":
+        raise UserError(f"unknown schedule {config.schedule!r} (choose constant or one-cycle)")
+    warm = max(1, int(total * WARMUP))
+    if step < warm:
+        return peak / 25 + (peak - peak / 25) * step / warm
+    done = min(1.0, (step - warm) / max(1, total - warm))
+    low = peak / 1000
+    return low + (peak - low) * 0.5 * (1 + math.cos(math.pi * done))
 
 
 def loss_fn(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -152,6 +179,35 @@ def evaluate_split(model: nn.Module, split: Split, batch_size: int = 500, *,
         total_loss, correct = context.all_sum([total_loss, correct])
     n = max(len(split.labels), 1)
     return {"loss": total_loss / n, "acc": correct / n}
+
+
+def fit_mix(network: nn.Module, val: Split, batch_size: int = 500) -> None:
+    """Fit a :class:`~lstm_sentiment.model.HybridLSTM`'s mixing weights and bias on ``val``:
+    minimum cross-entropy of ``mix[0] * lstm + mix[1] * ngrams + bias``, by L-BFGS, with a
+    small L2 pull on the two weights."""
+    network.eval()
+    device = _device_of(network)
+    with torch.no_grad():
+        parts = [(network.recurrent(ids.to(device)), network.ngrams(ids.to(device)))
+                 for ids in val.ids.split(batch_size)]
+        lstm = torch.cat([p[0] for p in parts]).float()
+        ngrams = torch.cat([p[1] for p in parts]).float()
+    y = val.labels.to(device)
+    mix = torch.ones(2, device=device, requires_grad=True)
+    bias = torch.zeros(network.mix_bias.shape, device=device, requires_grad=True)
+    optimizer = torch.optim.LBFGS([mix, bias], max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        offset = bias[0] if lstm.dim() == 1 else bias
+        loss = loss_fn(mix[0] * lstm + mix[1] * ngrams + offset, y) + 1e-3 * (mix ** 2).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    with torch.no_grad():
+        network.mix.copy_(mix.detach())
+        network.mix_bias.copy_(bias.detach())
 
 
 def _device_of(model: nn.Module) -> torch.device:
@@ -290,8 +346,14 @@ def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train: Spli
     bucket = config.bucket_by_length and getattr(model, "masks_padding", False)
     plan = batches(train, config.batch_size, _epoch_seed(config.seed, epoch), bucket)
     seen, total_loss, correct = 0, 0.0, 0
+    params = [p for p in model.parameters() if p.requires_grad]
     with progress.bar(f"Epoch {epoch + 1}/{config.epochs}", len(plan)) as bar:
-        for batch in plan:
+        for step, batch in enumerate(plan):
+            if config.schedule != "constant":
+                rate = learning_rate_at(config, epoch * len(plan) + step,
+                                        config.epochs * len(plan))
+                for group in optimizer.param_groups:
+                    group["lr"] = rate
             if split_batches:
                 # This rank's rows, weighted so that DDP's average over ranks is the gradient of
                 # the whole batch's mean loss. A batch smaller than the world leaves some ranks
@@ -311,6 +373,8 @@ def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train: Spli
                 batch_loss = float(loss.detach()) * len(idx)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if config.clip_norm:
+                nn.utils.clip_grad_norm_(params, config.clip_norm)
             optimizer.step()
             if len(idx):
                 seen += len(idx)
