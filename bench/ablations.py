@@ -1,0 +1,90 @@
+"""Ablations of the accurate preset: change one setting at a time, measure validation accuracy.
+
+Every variant is the full ``accurate`` pipeline with one override, trained on the 22,500-review
+training split and scored on its 2,500-review validation split only: choices are made on
+validation, never on the official test split, so this script never reads ``test/``. Reports, per
+variant, validation accuracy of the whole model and of each part alone, and wall seconds for
+the training run. Writes bench/results/ablations.json (docs/accurate.md shows the table).
+
+    python bench/ablations.py [--only NAME ...] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from common import default_source, write
+
+from lstm_sentiment import config as cfg
+from lstm_sentiment.pipeline import run
+
+# name -> (what changes, {section.key: value})
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "preset": ("the accurate preset as shipped", {}),
+    "random-embedding": ("no PPMI-SVD word vectors (Keras's random start)",
+                         {"train.word_vectors": None}),
+    "no-ngrams": ("no n-gram branch (the LSTM alone)", {"model.ngram_buckets": 0}),
+    "forward-last": ("one forward LSTM, last state (the tutorial's reading)",
+                     {"model.bidirectional": False, "model.pooling": "last"}),
+    "length-228": ("228 tokens (the tutorial's length) instead of 400",
+                   {"text.sequence_length": 228}),
+    "length-800": ("800 tokens instead of 400 (whole reviews, nearly all)",
+                   {"text.sequence_length": 800}),
+    "hidden-128": ("128 LSTM units per direction instead of 64", {"model.hidden_size": 128}),
+    "buckets-2^18": ("n-gram branch with 2^18 bigram buckets instead of 2^20",
+                     {"model.ngram_buckets": 1 << 18}),
+    "epochs-4": ("4 epochs instead of 2", {"train.epochs": 4}),
+    "lr-1e-3": ("peak learning rate 1e-3 instead of 3e-3", {"train.learning_rate": 1e-3}),
+    "lr-1e-2": ("peak learning rate 1e-2 instead of 3e-3", {"train.learning_rate": 1e-2}),
+    "constant-lr": ("constant learning rate 1e-3, no one-cycle",
+                    {"train.schedule": "constant", "train.learning_rate": 1e-3}),
+    "dropout-0": ("no dropout instead of 0.5", {"model.dropout": 0.0}),
+}
+
+
+def configure(overrides: dict[str, Any], source: str, quick: bool) -> cfg.RunConfig:
+    config = cfg.preset("accurate")
+    config.data.source = source
+    for key, value in overrides.items():
+        section, name = key.split(".")
+        setattr(getattr(config, section), name, value)
+    if quick:
+        config.train.epochs = 1
+    return config
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--source", default=default_source())
+    ap.add_argument("--only", nargs="+", choices=sorted(VARIANTS), help="run these variants")
+    ap.add_argument("--quick", action="store_true", help="preset and no-ngrams, one epoch")
+    args = ap.parse_args()
+    names = args.only or (["preset", "no-ngrams"] if args.quick else list(VARIANTS))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            what, overrides = VARIANTS[name]
+            config = configure(overrides, args.source, args.quick)
+            t0 = time.perf_counter()
+            model = run(config, Path(tmp) / name, evaluate_test=False,
+                        log=lambda line, tag=name: print(f"[{tag}]", line))
+            seconds = time.perf_counter() - t0
+            m = model.info["metrics"]
+            parts = m.get("parts", {})
+            rows.append({"name": name, "change": what, "overrides": overrides,
+                         "validation_accuracy": m["validation"]["accuracy"],
+                         "lstm_validation_accuracy": parts.get("lstm", {}).get("validation"),
+                         "ngrams_validation_accuracy":
+                             parts.get("ngrams", {}).get("validation"),
+                         "seconds": seconds})
+            print(f"{name}: validation {rows[-1]['validation_accuracy']:.4f} "
+                  f"in {seconds:.0f}s")
+    write("ablations" + ("_quick" if args.quick else ""), {"quick": args.quick, "rows": rows})
+
+
+if __name__ == "__main__":
+    main()
