@@ -6,7 +6,7 @@ validation, never on the official test split, so this script never reads ``test/
 variant, validation accuracy of the whole model and of each part alone, and wall seconds for
 the training run. Writes bench/results/ablations.json (docs/accurate.md shows the table).
 
-    python bench/ablations.py [--only NAME ...] [--quick]
+    python bench/ablations.py [--only NAME ...] [--quick] [--threads N]
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ def main() -> None:
     ap.add_argument("--source", default=default_source())
     ap.add_argument("--only", nargs="+", choices=sorted(VARIANTS), help="run these variants")
     ap.add_argument("--quick", action="store_true", help="preset and no-ngrams, one epoch")
+    ap.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     args = ap.parse_args()
     names = args.only or (["preset", "no-ngrams"] if args.quick else list(VARIANTS))
     rows = []
@@ -69,6 +70,7 @@ def main() -> None:
         for name in names:
             what, overrides = VARIANTS[name]
             config = configure(overrides, args.source, args.quick)
+            config.train.threads = args.threads
             t0 = time.perf_counter()
             model = run(config, Path(tmp) / name, evaluate_test=False,
                         log=lambda line, tag=name: print(f"[{tag}]", line))
@@ -83,7 +85,8 @@ def main() -> None:
                          "seconds": seconds})
             print(f"{name}: validation {rows[-1]['validation_accuracy']:.4f} "
                   f"in {seconds:.0f}s")
-    write("ablations" + ("_quick" if args.quick else ""), {"quick": args.quick, "rows": rows})
+    write("ablations" + ("_quick" if args.quick else ""),
+          {"quick": args.quick, "threads": args.threads, "rows": rows})
 
 
 if __name__ == "__main__":

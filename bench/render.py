@@ -99,8 +99,10 @@ def accurate_section(r: dict) -> list[str]:
 
 def ablations_section(r: dict) -> list[str]:
     m = r["machine"]
+    threads = f"{r['threads']} thread{'s' if r['threads'] > 1 else ''}" if r.get("threads") \
+        else f"{m['cores']} cores"
     lines = [f"Ablations of the accurate preset, one change at a time, validation split only "
-             f"({m['cpu']}, {m['cores']} cores, {m['date']}):", "",
+             f"({m['cpu']}, {threads}, {m['date']}):", "",
              "| variant | change | validation accuracy | LSTM alone | n-grams alone | "
              "wall time (s) |", "|---|---|---|---|---|---|"]
 
@@ -172,8 +174,10 @@ def peers_section(r: dict) -> list[str]:
     base = next((c for c in contenders if c["name"] == r.get("baseline")), None)
     m = r["machine"]
     lines = [f"Peers, one run ({_machine(r)}): the tutorial's Keras code, linear baselines and "
-             f"our presets, trained on the tutorial's 18,750-review split (the accurate preset: "
-             f"its own 22,500, as shipped); Keras and the seed preset "
+             f"our presets, trained on the tutorial's 18,750-review split"
+             + (" (the accurate preset: its own 22,500, as shipped)"
+                if any(c["name"] == "accurate" for c in contenders) else "")
+             + f"; Keras and the seed preset "
              f"{r['epochs']} epoch{'s' if r['epochs'] != 1 else ''}; test = the official "
              "25,000 reviews. "
              + ("In brackets: the ratio to Keras (for times and memory lower is better, for "
