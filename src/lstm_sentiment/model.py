@@ -69,18 +69,9 @@ class SentimentLSTM(nn.Module):
         return self.config.mask_padding
 
     def _run_lstm(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """All hidden states [B, T, H] and the final one [B, H]."""
-        steps = x.shape[1]
-        if steps <= MAX_STEPS_PER_CALL:
-            out, (h_n, _) = self.lstm(x)
-            return out, h_n[-1]
-        chunks = math.ceil(steps / MAX_STEPS_PER_CALL)
-        state = None
-        outs = []
-        for part in x.split(math.ceil(steps / chunks), dim=1):
-            out, state = self.lstm(part, state)
-            outs.append(out)
-        return torch.cat(outs, dim=1), state[0][-1]
+        """All hidden states [B, T, H] and the final one [B, H] (one layer: the last output)."""
+        out = _run_chunked(self.lstm, x)
+        return out, out[:, -1]
 
     def trainable_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
@@ -90,16 +81,21 @@ class SentimentLSTM(nn.Module):
         """Keras 2's defaults: embedding U(-0.05, 0.05), Glorot-uniform kernels, orthogonal
         recurrent kernel, zero biases except the LSTM's forget gate (1)."""
         self.embedding.weight.uniform_(-0.05, 0.05, generator=generator)
-        w_ih, w_hh = self.lstm.weight_ih_l0, self.lstm.weight_hh_l0
-        _glorot_uniform(w_ih, generator)
-        # Keras draws the (H, 4H) recurrent kernel with orthonormal rows; ours is its transpose.
-        w_hh.copy_(_orthogonal(w_hh.shape, generator))
-        h = self.config.hidden_size
-        self.lstm.bias_ih_l0.zero_()
-        self.lstm.bias_ih_l0[h : 2 * h] = 1.0  # gate order i, f, g, o: forget gate bias 1
-        self.lstm.bias_hh_l0.zero_()
+        _keras_lstm_init(self.lstm, generator)
         _glorot_uniform(self.head.weight, generator)
         self.head.bias.zero_()
+
+
+def _keras_lstm_init(lstm: nn.Module, generator: torch.Generator) -> None:
+    """Keras 2's LSTM defaults: Glorot-uniform kernel, orthogonal recurrent kernel, zero bias
+    but the forget gate's (1)."""
+    _glorot_uniform(lstm.weight_ih_l0, generator)
+    # Keras draws the (H, 4H) recurrent kernel with orthonormal rows; ours is its transpose.
+    lstm.weight_hh_l0.copy_(_orthogonal(lstm.weight_hh_l0.shape, generator))
+    h = lstm.weight_hh_l0.shape[1]
+    lstm.bias_ih_l0.zero_()
+    lstm.bias_ih_l0[h : 2 * h] = 1.0  # gate order i, f, g, o: forget gate bias 1
+    lstm.bias_hh_l0.zero_()
 
 
 def _glorot_uniform(weight: torch.Tensor, generator: torch.Generator) -> None:
@@ -219,15 +215,9 @@ class PooledLSTM(nn.Module):
     def keras_init(self, generator: torch.Generator) -> None:
         """The same initial values as :meth:`SentimentLSTM.keras_init`, for each direction."""
         self.embedding.weight.uniform_(-0.05, 0.05, generator=generator)
-        h = self.config.hidden_size
         for lstm in (self.lstm, self.lstm_backward):
-            if lstm is None:
-                continue
-            _glorot_uniform(lstm.weight_ih_l0, generator)
-            lstm.weight_hh_l0.copy_(_orthogonal(lstm.weight_hh_l0.shape, generator))
-            lstm.bias_ih_l0.zero_()
-            lstm.bias_ih_l0[h : 2 * h] = 1.0
-            lstm.bias_hh_l0.zero_()
+            if lstm is not None:
+                _keras_lstm_init(lstm, generator)
         _glorot_uniform(self.head.weight, generator)
         self.head.bias.zero_()
 
