@@ -298,13 +298,19 @@ def sections(bench_readme: bool) -> list[Section]:
     ]
 
 
-def render_block() -> str:
-    """The top-level README's results block: full runs only."""
+def _full_runs(named: list[tuple[str, Callable[[dict], list[str]]]]) -> list[str]:
+    """Each named result's section, blank-line separated; results with no full run left out."""
     parts: list[str] = []
-    for name, _, section in sections(bench_readme=False):
+    for name, section in named:
         r, _ = _load(name)
         if r is not None:
             parts += [*section(r), ""]
+    return parts
+
+
+def render_block() -> str:
+    """The top-level README's results block: full runs only."""
+    parts = _full_runs([(name, section) for name, _, section in sections(bench_readme=False)])
     parts.append("More, with how to run each benchmark and the scaling plot: "
                  "[bench/README.md](bench/README.md).")
     return "\n".join(parts).rstrip() + "\n"
@@ -357,13 +363,8 @@ Timings depend on the machine and on what else runs on it; compare figures from 
 
 def render_accurate_block() -> str:
     """docs/accurate.md's figures: the accurate preset's runs and ablations (full runs only)."""
-    parts: list[str] = []
-    for name, section in (("accurate", accurate_section), ("ablations", ablations_section)):
-        r, _ = _load(name)
-        if r is not None:
-            parts += [*section(r), ""]
-    if not parts:
-        parts = ["*No full run recorded yet.*", ""]
+    parts = (_full_runs([("accurate", accurate_section), ("ablations", ablations_section)])
+             or ["*No full run recorded yet.*", ""])
     return "\n".join(parts).rstrip() + "\n"
 
 
