@@ -29,6 +29,12 @@ def scripts() -> list[str]:
     return [s for s in ORDER if s in found] + sorted(found - set(ORDER))
 
 
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def main(argv: list[str] | None = None) -> int:
     names = scripts()
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
@@ -43,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     todo = [n for n in (args.only or names) if n not in args.skip]
+    if "gpu" in todo and not args.only and not _cuda():
+        todo.remove("gpu")
+        print("skipping gpu: no CUDA device is visible", flush=True)
     status: dict[str, tuple[int, float]] = {}
     for name in todo:
         cmd = [sys.executable, str(HERE / f"{name}.py")]

@@ -277,6 +277,26 @@ def load_section(r: dict) -> list[str]:
             f"{r['server_rss_mb_after']:.0f} MB ({r['rss_growth_percent']:+.1f} %)."]
 
 
+def gpu_section(r: dict) -> list[str]:
+    m = r["machine"]
+    lines = [f"CUDA against the CPU, one `train` command each, seed {r['training_seed']}, same "
+             f"data (without train/unsup), on one machine ({r['gpu']}, CUDA {r['cuda']}; "
+             f"{m['cpu']}, {m['cores']} cores; torch {m['torch']}; {m['date']}):", "",
+             "| preset | device | s per epoch | training s | wall s | validation | official test "
+             "| test labels agreeing | largest p gap |", "|---|---|---|---|---|---|---|---|---|"]
+    for preset in ("seed", "accurate"):
+        if preset not in r:
+            continue
+        for dev in ("cpu", "cuda"):
+            x = r[preset][dev]
+            shared = (f"{r[preset]['test_label_agreement']:.2%} | "
+                      f"{r[preset]['test_max_probability_gap']:.2f}" if dev == "cuda" else " | ")
+            lines.append(f"| {preset} | {dev} | {x['epoch_seconds_mean']:.2f} | "
+                         f"{x['training_seconds']:.1f} | {x['wall_seconds']:.0f} | "
+                         f"{x['validation_accuracy']:.4f} | {x['test_accuracy']:.4f} | {shared} |")
+    return lines
+
+
 Section = tuple[str, str, Callable[[dict], list[str]]]
 
 
@@ -293,6 +313,7 @@ def sections(bench_readme: bool) -> list[Section]:
          lambda r: scaling_section(r, with_plot=bench_readme)),
         ("lstm_speed", "Reference against fused LSTM", lstm_section),
         ("serve_speed", "Serving", serve_section),
+        ("gpu", "CUDA against the CPU", gpu_section),
         ("load", "Load test", load_section),
         ("soak", "Soak test", load_section),
     ]
@@ -348,6 +369,8 @@ versions and date. Run from the repository root with the project's venv:
 - `lstm_speed.py`: the reference LSTM (gate equations in Python) against the fused one.
 - `serve_speed.py`, `load.py`: serving latency and `score` throughput; a bounded load test (or a
   soak test with `--duration`) on loopback.
+- `gpu.py`: the same training command with `--device cpu` and `--device cuda` on one GPU machine
+  (skipped by `python -m bench` where no CUDA device is visible).
 
 `peers.py` runs the tutorial's code with TensorFlow 2.15 (Keras 2) from a venv of its own: the
 python given by `--tf-python PATH` or `$LSTM_SENTIMENT_TF_PYTHON`, else

@@ -79,6 +79,20 @@ def test_devices() -> None:
             resolve_device("cuda")
 
 
+def test_auto_takes_cuda_only_with_a_gpu_per_local_process(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("auto", 0, 1) == torch.device("cuda", 0)
+    for rank in (0, 1):  # 2 processes, 1 GPU: both ranks agree on the CPU
+        assert resolve_device("auto", rank, 2) == torch.device("cpu")
+    with pytest.raises(UserError, match="GPU 1 requested but only 1 are visible"):
+        resolve_device("cuda", 1, 2)
+    env = torchrun_env({"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1",
+                        "LOCAL_WORLD_SIZE": "2"})
+    assert env is not None and env.local_world_size == 2
+
+
 def test_one_process_context_is_plain(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         monkeypatch.delenv(name, raising=False)

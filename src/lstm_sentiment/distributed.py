@@ -57,6 +57,7 @@ class TorchrunEnv:
     rank: int
     world_size: int
     local_rank: int
+    local_world_size: int = 1  # processes on this node
 
 
 def torchrun_env(environ: dict[str, str] | None = None) -> TorchrunEnv | None:
@@ -66,27 +67,32 @@ def torchrun_env(environ: dict[str, str] | None = None) -> TorchrunEnv | None:
         return None
     try:
         found = TorchrunEnv(int(env["RANK"]), int(env["WORLD_SIZE"]),
-                            int(env.get("LOCAL_RANK", "0")))
+                            int(env.get("LOCAL_RANK", "0")),
+                            int(env.get("LOCAL_WORLD_SIZE", "1")))
     except ValueError:
         raise UserError("RANK, WORLD_SIZE and LOCAL_RANK must be whole numbers "
                         f"(got {env.get('RANK')!r}, {env.get('WORLD_SIZE')!r}, "
-                        f"{env.get('LOCAL_RANK')!r})") from None
+                        f"{env.get('LOCAL_RANK')!r}, {env.get('LOCAL_WORLD_SIZE')!r})") from None
     if found.world_size < 1 or not 0 <= found.rank < found.world_size:
         raise UserError(f"RANK {found.rank} does not fit WORLD_SIZE {found.world_size}")
     return found
 
 
-def resolve_device(name: str | torch.device | None = "auto", local_rank: int = 0) -> torch.device:
+def resolve_device(name: str | torch.device | None = "auto", local_rank: int = 0,
+                   local_world_size: int = 1) -> torch.device:
     """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:K`` as a device.
 
     Under torchrun a plain ``cuda`` (or ``auto`` on a GPU machine) means ``cuda:LOCAL_RANK``, one
-    GPU per process.
+    GPU per process. ``auto`` picks CUDA only when the node has a GPU for each of its
+    ``local_world_size`` processes, so every rank of a node makes the same choice (2 processes
+    on a 1-GPU machine train on the CPU with gloo rather than fail).
     """
     if isinstance(name, torch.device):
         return name
     text = (name or "auto").strip().lower()
     if text == "auto":
-        text = "cuda" if torch.cuda.is_available() else "cpu"
+        enough = torch.cuda.is_available() and torch.cuda.device_count() >= local_world_size
+        text = "cuda" if enough else "cpu"
     if text == "cpu":
         return torch.device("cpu")
     if text == "cuda" or text.startswith("cuda:"):
@@ -100,7 +106,8 @@ def resolve_device(name: str | torch.device | None = "auto", local_rank: int = 0
         index = local_rank if device.index is None else device.index
         if index >= torch.cuda.device_count():
             raise UserError(f"--device {name}: GPU {index} requested but only "
-                            f"{torch.cuda.device_count()} are visible")
+                            f"{torch.cuda.device_count()} are visible (CUDA training takes one "
+                            "GPU per process; use fewer processes or --device cpu)")
         return torch.device("cuda", index)
     raise UserError(f"unknown device {name!r} (choose auto, cpu, cuda or cuda:K)")
 
@@ -239,12 +246,14 @@ def session(device: str | torch.device | None = "auto") -> Iterator[Context]:
     """
     if dist.is_available() and dist.is_initialized():
         env = TorchrunEnv(dist.get_rank(), dist.get_world_size(),
-                          int(os.environ.get("LOCAL_RANK", "0")))
+                          int(os.environ.get("LOCAL_RANK", "0")),
+                          int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
         yield _context(env, device)
         return
     env = torchrun_env()
     if env is None or env.world_size == 1:
-        yield Context(device=resolve_device(device, env.local_rank if env else 0))
+        here = env or TorchrunEnv(0, 1, 0)
+        yield Context(device=resolve_device(device, here.local_rank, here.local_world_size))
         return
     if not dist.is_available():
         raise UserError(f"torch {torch.__version__} was built without torch.distributed")
@@ -269,7 +278,7 @@ def session(device: str | torch.device | None = "auto") -> Iterator[Context]:
 
 
 def _context(env: TorchrunEnv, device: str | torch.device | None) -> Context:
-    dev = resolve_device(device, env.local_rank)
+    dev = resolve_device(device, env.local_rank, env.local_world_size)
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
     return Context(env.rank, env.world_size, env.local_rank, dev)
