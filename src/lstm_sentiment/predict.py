@@ -145,11 +145,12 @@ class SentimentModel:
 
     @torch.inference_mode()
     def logits(self, ids: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-        """Logits for encoded rows, in input order (rows are run sorted by length)."""
+        """Logits for encoded rows (any integer dtype), in input order (rows are run sorted by
+        length)."""
         if len(ids) <= 1:
-            return self.network(ids)
+            return self.network(ids.long())
         order = torch.argsort((ids != 0).sum(dim=1), descending=True, stable=True)
-        out = torch.cat([self.network(ids[idx]) for idx in order.split(batch_size)])
+        out = torch.cat([self.network(ids[idx].long()) for idx in order.split(batch_size)])
         result = torch.empty_like(out)
         result[order] = out
         return result
@@ -158,7 +159,11 @@ class SentimentModel:
         """``[N, C]`` class probabilities, columns in the order of :attr:`labels`."""
         if isinstance(texts, str):
             raise TypeError("predict_proba takes a list of texts, not a single string")
-        logits = self.logits(self.encode(texts))
+        return self.probabilities(self.encode(texts))
+
+    def probabilities(self, ids: torch.Tensor) -> np.ndarray:
+        """:meth:`predict_proba` for rows already encoded (any integer dtype)."""
+        logits = self.logits(ids)
         if logits.dim() == 1:
             p = torch.sigmoid(logits)
             return torch.stack([1 - p, p], dim=1).numpy()
