@@ -183,6 +183,16 @@ def test_undecodable_bytes_are_replaced_and_counted(tmp_path: Path) -> None:
     assert texts["test/pos/0_9.txt"] == "caf\ufffd was gr\ufffdeat"
 
 
+def test_text_files_read_on_access_as_load_reads(tmp_path: Path) -> None:
+    base = make_imdb(tmp_path, n_train=4, n_test=3)
+    paths, _labels, _names = data.split_paths(base, "test")
+    (base / paths[1]).write_bytes(b"bad \xff")
+    files = data.TextFiles(base, paths)
+    loaded = [e.text for e in data.load(base, "test").examples]
+    assert len(files) == len(loaded) == 6
+    assert list(files) == loaded and files[-1] == loaded[-1] and files[1:3] == loaded[1:3]
+
+
 # ------------------------------------------------------------------ the split
 
 

@@ -81,3 +81,19 @@ def test_chunked_lstm_equals_one_call(monkeypatch: pytest.MonkeyPatch, mask: boo
 def test_multiclass_head() -> None:
     net = SentimentLSTM(ModelConfig(vocab_size=30, num_classes=3))
     assert net(torch.randint(1, 30, (5, 7))).shape == (5, 3)
+
+
+@pytest.mark.parametrize("mask", [True, False])
+def test_inference_path_gives_the_training_path_numbers(monkeypatch: pytest.MonkeyPatch,
+                                                       mask: bool) -> None:
+    # Without gradients each LSTM call embeds its own steps; the numbers must not change.
+    monkeypatch.setattr(model_mod, "MAX_STEPS_PER_CALL", 37)
+    net = build(ModelConfig(vocab_size=100, mask_padding=mask), seed=0)
+    ids = torch.randint(1, 100, (6, 120))
+    ids[1, 50:] = 0
+    ids[2, 37:] = 0  # ends exactly at a chunk boundary
+    ids[3, :] = 0  # empty
+    with_grad = net(ids)
+    with torch.inference_mode():
+        without = net(ids)
+    assert torch.equal(with_grad.detach(), without)

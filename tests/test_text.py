@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from lstm_sentiment import data
 from lstm_sentiment.config import TextConfig
-from lstm_sentiment.text import PAD, UNK, TextEncoder, count_tokens, keras_order
+from lstm_sentiment.text import PAD, UNK, TextEncoder, count_tokens, id_dtype, keras_order
 
 TRUTH = Path(__file__).parent / "fixtures" / "keras_truth"
 PINS = json.loads((TRUTH / "pins.json").read_text())
@@ -127,3 +127,13 @@ def test_full_imdb_vocabulary_and_ids_equal_keras(full_imdb: Path) -> None:
     sentences = encoded["tutorial_sentences"]
     assert encoder.encode([s["text"] for s in sentences]).tolist() == \
         [s["ids"] for s in sentences]
+
+
+def test_compact_ids_hold_the_same_numbers() -> None:
+    assert id_dtype(15_000) == np.int16 and id_dtype(1 << 15) == np.int16
+    assert id_dtype((1 << 15) + 1) == np.int32
+    encoder, wide = TextEncoder.build(PINS["vocab_corpus"], TextConfig(max_tokens=60))
+    _, narrow = TextEncoder.build(PINS["vocab_corpus"], TextConfig(max_tokens=60), np.int16)
+    assert wide.dtype == np.int64 and narrow.dtype == np.int16
+    np.testing.assert_array_equal(narrow, wide)
+    np.testing.assert_array_equal(encoder.encode(PINS["vocab_corpus"], np.int16), wide)

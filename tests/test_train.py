@@ -67,6 +67,17 @@ def test_training_learns_and_is_deterministic() -> None:
     assert {"loss", "acc", "val_loss", "val_acc", "seconds", "epoch"} <= set(hist.epochs[0])
 
 
+def test_compact_ids_train_exactly_like_int64() -> None:
+    wide, wide_hist = _fit(2)
+    net = build(ModelConfig(vocab_size=32, embedding_dim=8, hidden_size=8), seed=5)
+    cfg = TrainConfig(epochs=2, batch_size=16, seed=9, learning_rate=0.01)
+    narrow = [Split(s.ids.to(torch.int16), s.labels) for s in (_toy(), _toy(32, seed=1))]
+    hist = fit(net, *narrow, cfg, log=lambda _l: None)
+    for (name, pa), pb in zip(wide.state_dict().items(), net.state_dict().values(), strict=True):
+        assert torch.equal(pa, pb), name
+    assert [h["val_loss"] for h in hist.epochs] == [h["val_loss"] for h in wide_hist.epochs]
+
+
 def test_resume_gives_bit_identical_weights(tmp_path: Path) -> None:
     full, full_hist = _fit(4)
     # stop after 2 epochs (as a crash or Ctrl-C would), then resume to 4

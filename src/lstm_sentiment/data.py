@@ -26,8 +26,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 
@@ -322,12 +324,8 @@ def load(root: Path, subset: str, validation_split: float = 0.25, seed: int = 10
     examples: list[Example] = []
     replaced = 0
     for rel, label in zip(progress.track(paths, f"read {subset}"), labels, strict=True):
-        raw = (root / rel).read_bytes()
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = raw.decode("utf-8", errors="replace")
-            replaced += 1
+        text, was_replaced = read_text(root / rel)
+        replaced += was_replaced
         examples.append(Example(text, label, rel))
     return Dataset(subset, examples, names, replaced)
 
@@ -341,6 +339,46 @@ def load_unlabelled(root: Path) -> list[str]:
     names = sorted(f for f in os.listdir(folder) if f.lower().endswith(TEXT_SUFFIX))
     return [(folder / f).read_bytes().decode("utf-8", errors="replace")
             for f in progress.track(names, "read unlabelled")]
+
+
+def read_text(path: Path) -> tuple[str, bool]:
+    """A review file's text, and whether undecodable bytes in it were replaced by U+FFFD."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", errors="replace"), True
+
+
+class TextFiles(Sequence[str]):
+    """The texts of files under ``root``, each read from disk when it is accessed.
+
+    For one pass over a large split (encoding the 25,000 test reviews) without holding every
+    text in memory at once; decoded as :func:`load` decodes. Iterating shows a progress bar.
+    """
+
+    def __init__(self, root: Path, paths: list[str], description: str = "read") -> None:
+        self.root = root
+        self.paths = paths
+        self.description = description
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __iter__(self) -> Iterator[str]:
+        for rel in progress.track(self.paths, self.description):
+            yield read_text(self.root / rel)[0]
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [read_text(self.root / p)[0] for p in self.paths[index]]
+        return read_text(self.root / self.paths[index])[0]
 
 
 # --------------------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ from .ngrams import NgramBranch
 
 # oneDNN's CPU LSTM slows down sharply (about 2x per step on a 4 MB L2 cache) once one call covers
 # more than ~170 steps at batch 100; running long sequences as chunks of at most this many steps,
-# handing (h, c) from chunk to chunk, gives the same numbers and gradients, faster.
+# handing (h, c) from chunk to chunk, gives the same numbers and gradients, faster. Sequences of up
+# to this many steps run as one call, longer ones as equal chunks.
 MAX_STEPS_PER_CALL = 128
 
 
@@ -49,29 +50,54 @@ class SentimentLSTM(nn.Module):
         self.head = nn.Linear(config.hidden_size, outputs)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        lengths = None
         if self.config.mask_padding:
             lengths = (ids != 0).sum(dim=1)
             ids = ids[:, : max(int(lengths.max()), 1)] if ids.shape[0] else ids
-        out, h_n = self._run_lstm(self.embedding(ids))
-        if self.config.mask_padding:
-            # Padding only trails, so the state after the last real token is exactly what a
-            # masked LSTM would carry to the end. An empty text keeps the zero initial state.
-            step = (lengths - 1).clamp(min=0)
-            last = out[torch.arange(ids.shape[0], device=ids.device), step]
-            last = last * (lengths > 0).unsqueeze(1).to(last.dtype)
-        else:
-            last = h_n
-        logits = self.head(last)
+        logits = self.head(self._last_states(ids, lengths))
         return logits.squeeze(-1) if logits.shape[-1] == 1 else logits
 
     @property
     def masks_padding(self) -> bool:
         return self.config.mask_padding
 
-    def _run_lstm(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """All hidden states [B, T, H] and the final one [B, H] (one layer: the last output)."""
-        out = _run_chunked(self.lstm, x)
-        return out, out[:, -1]
+    def _last_states(self, ids: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        """[B, H]: the hidden state after each row's last real token (masking: ``lengths``
+        given), or after step T (Keras's way).
+
+        The LSTM runs over at most MAX_STEPS_PER_CALL steps per call, handing (h, c) on. Each
+        call's [B, steps, H] outputs are read for the rows whose last token falls in it and then
+        let go, so all T steps' outputs are never held at once. Without gradients (evaluation,
+        prediction) each call's steps are also embedded on their own; with them the embedding is
+        one call, since its backward sums each token's gradients per call. Either way the numbers
+        are those of one embedding and the states read from all steps' outputs.
+        """
+        steps = ids.shape[1]
+        size = steps
+        if steps > MAX_STEPS_PER_CALL:
+            size = math.ceil(steps / math.ceil(steps / MAX_STEPS_PER_CALL))
+        x = self.embedding(ids) if torch.is_grad_enabled() else None
+        last_step = None if lengths is None else (lengths - 1).clamp(min=0)
+        rows = torch.arange(ids.shape[0], device=ids.device)
+        state: tuple[torch.Tensor, torch.Tensor] | None = None
+        last: torch.Tensor | None = None
+        for start in range(0, steps, size):
+            stop = min(start + size, steps)
+            part = x[:, start:stop] if x is not None else self.embedding(ids[:, start:stop])
+            out, state = self.lstm(part, state)
+            if last_step is not None:
+                # rows ending here or later read this call's states; later calls overwrite
+                # those of the rows that end after it
+                here = out[rows, (last_step - start).clamp(0, stop - start - 1)]
+                last = here if last is None else torch.where(
+                    (last_step >= start).unsqueeze(1), here, last)
+            del out
+        if state is None:
+            raise ValueError("the ids have no steps (shape [B, 0])")
+        if last is None or lengths is None:
+            return state[0][-1]
+        # An empty text keeps the zero initial state.
+        return last * (lengths > 0).unsqueeze(1).to(last.dtype)
 
     def trainable_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)

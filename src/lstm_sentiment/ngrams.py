@@ -37,6 +37,7 @@ def features(ids: torch.Tensor, vocab_size: int, buckets: int, order: int = 2) -
     ``vocab_size + [0, buckets)``. The row is sorted, so duplicates are neighbours and are
     replaced by -1.
     """
+    ids = ids.long()  # keys below reach vocab_size**2; int16/int32 ids would overflow
     parts = [torch.where(ids > 0, ids, -1)]
     key = ids
     real = ids > 0

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +23,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import data, distributed, embeddings
+from . import data, distributed, embeddings, memory
 from .config import RunConfig
 from .distributed import Context
 from .errors import UserError
-from .evaluate import evaluate
+from .evaluate import evaluate_ids
 from .model import HybridLSTM, build
 from .predict import LABEL_NAMES, SentimentModel
-from .text import TextEncoder
+from .text import TextEncoder, id_dtype
 from .train import Split, evaluate_split, fit, fit_mix
 
 CHECKPOINT = "checkpoint"
@@ -86,43 +87,28 @@ def _run(config: RunConfig, out: Path, ctx: Context, *, resume: bool, evaluate_t
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
     root = ctx.first(lambda: data.fetch(config.data.source), per_node=True)  # one per node
-    d = config.data
-    split_args = (d.validation_split, d.split_seed)
-    fields = {"text_field": d.text_field, "label_field": d.label_field}
-    train_ds = data.load(root, "train", *split_args, **fields)
-    val_ds = data.load(root, "validation", *split_args, **fields)
-    log(f"Data: {len(train_ds)} training, {len(val_ds)} validation reviews "
-        f"from {root} (classes {', '.join(train_ds.class_names)})")
-    for ds in (train_ds, val_ds):
-        if ds.replaced_files:
-            log(f"note: {ds.replaced_files} {ds.subset} files had undecodable bytes, "
-                "replaced by U+FFFD")
-
-    t0 = time.perf_counter()
-    encoder, train_ids = TextEncoder.build(train_ds.texts, config.text)
+    encoder, train_split, val_split, summary = _encode_data(
+        config, root, log, keep_texts=bool(config.train.word_vectors) and not resume)
+    class_names, digests = summary.class_names, summary.digests
     config.model.vocab_size = encoder.vocab_size
-    config.model.num_classes = len(train_ds.class_names)
-    train_split = Split(torch.from_numpy(train_ids), torch.from_numpy(train_ds.labels))
-    val_split = Split(torch.from_numpy(encoder.encode(val_ds.texts)),
-                      torch.from_numpy(val_ds.labels))
-    log(f"Vocabulary: {encoder.vocab_size} tokens; encoded in {time.perf_counter() - t0:.1f}s")
+    config.model.num_classes = len(class_names)
 
     network = build(config.model, config.train.seed)
     recurrent = network.recurrent if isinstance(network, HybridLSTM) else network
     log(f"Model: {config.preset} preset, {network.trainable_parameters():,} trainable parameters"
         f", LSTM {config.model.lstm}, padding {'masked' if config.model.mask_padding else 'read'}")
     if config.train.word_vectors and not resume:  # a resumed run loads its trained embedding
-        vectors = _word_vectors(config, root, encoder, train_ds.texts, log)
+        vectors = _word_vectors(config, root, encoder, summary.texts, log)
         with torch.no_grad():
             recurrent.embedding.weight.copy_(torch.from_numpy(vectors))
+    summary.texts = []
+    memory.release_free_memory()
     if isinstance(network, HybridLSTM):
         t0 = time.perf_counter()
-        network.ngrams.fit(train_split.ids, train_ds.labels)
+        network.ngrams.fit(train_split.ids, train_split.labels.numpy())
         acc = evaluate_split(network.ngrams, val_split)["acc"]
         log(f"N-gram branch: fitted in {time.perf_counter() - t0:.1f}s, "
             f"validation accuracy {acc:.4f}")
-    digests = {"train_digest": data.paths_digest([e.path for e in train_ds.examples]),
-               "validation_digest": data.paths_digest([e.path for e in val_ds.examples])}
     fingerprint = {"config": config.to_dict(), **digests}
     if ctx.distributed or ctx.device.type != "cpu":
         log(f"Training on {ctx.world_size} process{'es' if ctx.distributed else ''}, "
@@ -138,13 +124,16 @@ def _run(config: RunConfig, out: Path, ctx: Context, *, resume: bool, evaluate_t
         log(f"Mix: logit = {mix[0]:.3f} x LSTM + {mix[1]:.3f} x n-grams + bias "
             "(fitted on the validation split)")
     train_seconds = time.perf_counter() - t_train
+    del train_split  # evaluation needs the validation rows only
+    memory.release_free_memory()  # what the training steps' buffers left in the heap
 
-    labels = [LABEL_NAMES.get(name, name) for name in train_ds.class_names]
+    labels = [LABEL_NAMES.get(name, name) for name in class_names]
     info: dict[str, Any] = {
-        "class_folders": train_ds.class_names,
+        "class_folders": class_names,
         "parameters": network.trainable_parameters(),
         "training_data": {"source": str(config.data.source or data.OFFICIAL_URL),
-                          "n_train": len(train_ds), "n_validation": len(val_ds), **digests},
+                          "n_train": summary.n_train, "n_validation": len(val_split.labels),
+                          **digests},
         "training_seconds": round(train_seconds, 2),
         "training_device": ctx.device.type,
         "training_processes": ctx.world_size,
@@ -155,11 +144,16 @@ def _run(config: RunConfig, out: Path, ctx: Context, *, resume: bool, evaluate_t
         # scored on the training device; saved (and returned) from the CPU
         scorer = SentimentModel(_on_device(network, ctx.device), encoder, config, labels,
                                 info=info)
-        metrics: dict[str, Any] = {"validation": evaluate(scorer, val_ds)}
+        metrics: dict[str, Any] = {"validation": evaluate_ids(
+            scorer, "validation", val_split.ids, val_split.labels.numpy(), class_names)}
         log(_metric_line(metrics["validation"]))
-        test_ds = _test_split(config, root, train_ds.class_names) if evaluate_test else None
-        if test_ds is not None:
-            metrics["test"] = evaluate(scorer, test_ds)
+        splits = [("validation", val_split.ids, val_split.labels.numpy(), class_names)]
+        test = _test_split(config, root, class_names) if evaluate_test else None
+        if test is not None:
+            texts, test_labels, test_names = test
+            test_ids = torch.from_numpy(encoder.encode(texts, id_dtype(encoder.vocab_size)))
+            splits.append(("test", test_ids, test_labels, test_names))
+            metrics["test"] = evaluate_ids(scorer, *splits[-1])
             log(_metric_line(metrics["test"]))
         if isinstance(network, HybridLSTM):  # each part alone, on the same splits
             metrics["parts"] = {}
@@ -167,8 +161,7 @@ def _run(config: RunConfig, out: Path, ctx: Context, *, resume: bool, evaluate_t
                 alone = SentimentModel(_on_device(part, ctx.device), encoder, config, labels,
                                        info=info)
                 metrics["parts"][name] = {
-                    ds.subset: evaluate(alone, ds)["accuracy"]
-                    for ds in (val_ds, test_ds) if ds is not None}
+                    split[0]: evaluate_ids(alone, *split)["accuracy"] for split in splits}
                 log(f"{name} alone: " + ", ".join(
                     f"{k} accuracy {v:.4f}" for k, v in metrics["parts"][name].items()))
         network.cpu()
@@ -216,18 +209,75 @@ def _word_vectors(config: RunConfig, root: Path, encoder: TextEncoder, texts: li
     return vectors
 
 
-def _test_split(config: RunConfig, root: Path, names: list[str]) -> data.Dataset | None:
-    """The official test split: ``--test-source`` if given, else the source's ``test/``."""
+@dataclass
+class _DataSummary:
+    """What the run reports about its training data once the texts are gone."""
+
+    class_names: list[str]
+    n_train: int
+    digests: dict[str, str]
+    texts: list[str]  # the training texts, kept only while word vectors need them
+
+
+def _encode_data(config: RunConfig, root: Path, log: Callable[[str], None], *,
+                 keep_texts: bool = False) -> tuple[TextEncoder, Split, Split, _DataSummary]:
+    """Read the training and validation reviews, learn the vocabulary, and encode both.
+
+    The texts are dropped on return (the training texts are kept in the summary when
+    ``keep_texts``, for the word vectors): training needs only the id rows, stored in the smallest
+    integer type that holds the vocabulary (int16: 8.5 MB for IMDB's 18,750 training rows
+    rather than 34 MB as int64), and the heap they were read into is handed back.
+    """
+    d = config.data
+    split_args = (d.validation_split, d.split_seed)
+    fields = {"text_field": d.text_field, "label_field": d.label_field}
+    train_ds = data.load(root, "train", *split_args, **fields)
+    val_ds = data.load(root, "validation", *split_args, **fields)
+    log(f"Data: {len(train_ds)} training, {len(val_ds)} validation reviews "
+        f"from {root} (classes {', '.join(train_ds.class_names)})")
+    for ds in (train_ds, val_ds):
+        if ds.replaced_files:
+            log(f"note: {ds.replaced_files} {ds.subset} files had undecodable bytes, "
+                "replaced by U+FFFD")
+
+    t0 = time.perf_counter()
+    dtype = id_dtype(config.text.max_tokens)
+    encoder, train_ids = TextEncoder.build(train_ds.texts, config.text, dtype)
+    train_split = Split(torch.from_numpy(train_ids), torch.from_numpy(train_ds.labels))
+    val_split = Split(torch.from_numpy(encoder.encode(val_ds.texts, dtype)),
+                      torch.from_numpy(val_ds.labels))
+    log(f"Vocabulary: {encoder.vocab_size} tokens; encoded in {time.perf_counter() - t0:.1f}s")
+    summary = _DataSummary(
+        train_ds.class_names, len(train_ds),
+        {"train_digest": data.paths_digest([e.path for e in train_ds.examples]),
+         "validation_digest": data.paths_digest([e.path for e in val_ds.examples])},
+        train_ds.texts if keep_texts else [])
+    del train_ds, val_ds
+    memory.release_free_memory()
+    return encoder, train_split, val_split, summary
+
+
+def _test_split(config: RunConfig, root: Path, names: list[str]
+                ) -> tuple[Sequence[str], np.ndarray, list[str]] | None:
+    """Texts, labels and class names of the official test split: ``--test-source`` if given,
+    else the source's ``test/``. Files are read as the texts are used, never all at once."""
     d = config.data
     if d.test_source:
         test_root = data.fetch(d.test_source)
         if test_root.is_file():
-            return data.load_table(test_root, "test", text_field=d.text_field,
-                                   label_field=d.label_field, class_names=names)
-        return data.load(test_root, "test")
+            table = data.load_table(test_root, "test", text_field=d.text_field,
+                                    label_field=d.label_field, class_names=names)
+            return table.texts, table.labels, table.class_names
+        return _test_files(test_root, d.validation_split, d.split_seed)
     if root.is_dir() and (root / "test").is_dir():
-        return data.load(root, "test", d.validation_split, d.split_seed)
+        return _test_files(root, d.validation_split, d.split_seed)
     return None
+
+
+def _test_files(root: Path, validation_split: float, seed: int
+                ) -> tuple[Sequence[str], np.ndarray, list[str]]:
+    paths, labels, names = data.split_paths(root, "test", validation_split, seed)
+    return data.TextFiles(root, paths, "read test"), np.asarray(labels, dtype=np.int64), names
 
 
 def _metric_line(m: dict[str, Any]) -> str:

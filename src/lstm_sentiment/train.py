@@ -118,7 +118,7 @@ def predicted_class(logits: torch.Tensor) -> torch.Tensor:
 class Split:
     """Encoded ids and labels of one subset."""
 
-    ids: torch.Tensor  # [N, T] int64
+    ids: torch.Tensor  # [N, T] integer ids (int16 will do: batches are made int64 as taken)
     labels: torch.Tensor  # [N] int64
 
     @property
@@ -171,7 +171,7 @@ def evaluate_split(model: nn.Module, split: Split, batch_size: int = 500, *,
         chunks = chunks[context.rank :: context.world_size]
     total_loss, correct = 0.0, 0
     for idx in chunks:
-        logits = model(split.ids[idx].to(device))
+        logits = model(split.ids[idx].to(device, torch.long))
         y = split.labels[idx].to(device)
         total_loss += float(loss_fn(logits, y)) * len(idx)
         correct += int((predicted_class(logits) == y).sum())
@@ -188,8 +188,8 @@ def fit_mix(network: nn.Module, val: Split, batch_size: int = 500) -> None:
     network.eval()
     device = _device_of(network)
     with torch.no_grad():
-        parts = [(network.recurrent(ids.to(device)), network.ngrams(ids.to(device)))
-                 for ids in val.ids.split(batch_size)]
+        parts = [(network.recurrent(ids), network.ngrams(ids))
+                 for ids in (chunk.to(device, torch.long) for chunk in val.ids.split(batch_size))]
         lstm = torch.cat([p[0] for p in parts]).float()
         ngrams = torch.cat([p[1] for p in parts]).float()
     y = val.labels.to(device)
@@ -360,14 +360,14 @@ def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train: Spli
                 # without rows: they run one row with weight 0 to join the all-reduce.
                 idx = context.shard(batch)
                 rows = idx if len(idx) else batch[:1]
-                ids, y = train.ids[rows].to(device), train.labels[rows].to(device)
+                ids, y = train.ids[rows].to(device, torch.long), train.labels[rows].to(device)
                 logits = network(ids)
                 summed = loss_fn(logits, y, reduction="sum")
                 loss = summed * (context.world_size / len(batch) if len(idx) else 0.0)
                 batch_loss = float(summed.detach())
             else:
                 idx = batch
-                ids, y = train.ids[idx].to(device), train.labels[idx].to(device)
+                ids, y = train.ids[idx].to(device, torch.long), train.labels[idx].to(device)
                 logits = network(ids)
                 loss = loss_fn(logits, y)
                 batch_loss = float(loss.detach()) * len(idx)
