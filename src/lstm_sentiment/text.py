@@ -23,6 +23,7 @@ import re
 import string
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from itertools import chain, repeat
 from pathlib import Path
 
 import numpy as np
@@ -193,12 +194,15 @@ class TextEncoder:
         if self._byte_vocab is None:
             return self.encode_with_tokenizer(texts)
         length = self.sequence_length
-        out = np.zeros((len(texts), length), dtype=np.int64)
-        get = self._byte_vocab.get
-        for row, text in enumerate(texts):
-            words = _tutorial_words(text)[:length]
-            if words:
-                out[row, : len(words)] = [get(w, 1) for w in words]
+        rows = [_tutorial_words(text)[:length] for text in texts]
+        counts = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        # One pass of C-level lookups over every word (1 = [UNK]), then one scatter into the
+        # padded matrix: row-major order puts each row's ids at its start.
+        words = chain.from_iterable(rows)
+        ids = np.fromiter(map(self._byte_vocab.get, words, repeat(1)), dtype=np.int64,
+                          count=int(counts.sum()))
+        out = np.zeros((len(rows), length), dtype=np.int64)
+        out[np.arange(length) < counts[:, None]] = ids
         return out
 
     def encode_with_tokenizer(self, texts: Sequence[str]) -> np.ndarray:
