@@ -127,3 +127,13 @@ def test_full_imdb_vocabulary_and_ids_equal_keras(full_imdb: Path) -> None:
     sentences = encoded["tutorial_sentences"]
     assert encoder.encode([s["text"] for s in sentences]).tolist() == \
         [s["ids"] for s in sentences]
+
+
+@given(st.lists(st.sampled_from(["a", "B", " ", "\t", "\n", "\x0b", ".", "<br />", "é"]),
+                max_size=60), st.integers(min_value=0, max_value=12))
+@settings(max_examples=300, deadline=None)
+def test_word_limit_keeps_the_first_words(parts: list[str], limit: int) -> None:
+    from lstm_sentiment.text import _tutorial_words
+
+    text = "".join(parts)
+    assert _tutorial_words(text, limit) == _tutorial_words(text)[:limit]

@@ -95,17 +95,21 @@ _ASCII_LOWER = bytes.maketrans(string.ascii_uppercase.encode(), string.ascii_low
 _PUNCTUATION_BYTES = string.punctuation.encode()
 
 
-def _tutorial_words(text: str) -> list[bytes]:
+def _tutorial_words(text: str, limit: int | None = None) -> list[bytes]:
     """The ``tutorial`` standardization on UTF-8 bytes, with the standard library only.
 
     Every character the standardization touches is ASCII, and ASCII bytes never occur inside a
     multi-byte UTF-8 sequence, so byte operations give exactly the tokenizer's result:
     ``bytes.translate`` lowercases A-Z and deletes punctuation, and ``bytes.split()`` splits on
     ASCII whitespace only, as TensorFlow does. Lone surrogates (not valid UTF-8) pass through as
-    their raw bytes and simply miss the vocabulary.
+    their raw bytes and simply miss the vocabulary. ``limit`` keeps the first words only,
+    without making objects of the rest.
     """
     raw = text.encode("utf-8", "surrogatepass").translate(_ASCII_LOWER)
-    return raw.replace(b"<br />", b"").translate(None, _PUNCTUATION_BYTES).split()
+    clean = raw.replace(b"<br />", b"").translate(None, _PUNCTUATION_BYTES)
+    if limit is None:
+        return clean.split()
+    return clean.split(None, limit)[:limit]  # the rest of the text stays one piece
 
 
 def _is_tutorial_pipeline(tokenizer: Tokenizer) -> bool:
@@ -194,7 +198,7 @@ class TextEncoder:
         if self._byte_vocab is None:
             return self.encode_with_tokenizer(texts)
         length = self.sequence_length
-        rows = [_tutorial_words(text)[:length] for text in texts]
+        rows = [_tutorial_words(text, length) for text in texts]
         counts = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
         # One pass of C-level lookups over every word (1 = [UNK]), then one scatter into the
         # padded matrix: row-major order puts each row's ids at its start.
