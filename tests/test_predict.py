@@ -102,3 +102,29 @@ def test_python_train_api_returns_the_model(tiny_imdb: Path, tmp_path: Path) -> 
     assert model.info["metrics"]["test"]["n"] == 40
     again = lstm_sentiment.load(tmp_path / "py")
     np.testing.assert_array_equal(again.predict_proba(TEXTS), model.predict_proba(TEXTS))
+
+
+def test_small_batches_run_on_one_thread_with_the_same_results(tiny_model: Path,
+                                                               monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    from lstm_sentiment import predict
+
+    model = SentimentModel.load(tiny_model)
+    texts = TEXTS * 5  # more rows than SMALL_BATCH: the threaded path
+    assert len(texts) > predict.SMALL_BATCH
+    seen: list[int] = []
+    forward = model.network.forward
+    monkeypatch.setattr(model.network, "forward",
+                        lambda ids: seen.append(torch.get_num_threads()) or forward(ids))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        together = model.predict_proba(texts)
+        assert set(seen) == {2}
+        seen.clear()
+        alone = np.concatenate([model.predict_proba([t]) for t in texts])
+        assert set(seen) == {1}
+        assert torch.get_num_threads() == 2  # restored
+    finally:
+        torch.set_num_threads(before)
+    np.testing.assert_allclose(alone, together, atol=1e-6, rtol=0)

@@ -137,3 +137,34 @@ def test_compact_ids_hold_the_same_numbers() -> None:
     assert wide.dtype == np.int64 and narrow.dtype == np.int16
     np.testing.assert_array_equal(narrow, wide)
     np.testing.assert_array_equal(encoder.encode(PINS["vocab_corpus"], np.int16), wide)
+
+
+@given(st.lists(st.sampled_from(["a", "B", " ", "\t", "\n", "\x0b", ".", "<br />", "é"]),
+                max_size=60), st.integers(min_value=0, max_value=12))
+@settings(max_examples=300, deadline=None)
+def test_word_limit_keeps_the_first_words(parts: list[str], limit: int) -> None:
+    from lstm_sentiment.text import _tutorial_words
+
+    text = "".join(parts)
+    assert _tutorial_words(text, limit) == _tutorial_words(text)[:limit]
+
+
+def test_encoding_in_chunks_gives_each_text_its_own_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    import lstm_sentiment.text as text_mod
+
+    encoder, whole = TextEncoder.build(PINS["vocab_corpus"], TextConfig(max_tokens=60))
+    monkeypatch.setattr(text_mod, "_ENCODE_CHUNK", 3)
+    texts = list(PINS["vocab_corpus"]) + ["", "a b c"] * 4
+    chunked = encoder.encode(OnceList(texts))
+    for row, text in zip(chunked, texts, strict=True):
+        np.testing.assert_array_equal(row, encoder.encode([text])[0])
+    np.testing.assert_array_equal(chunked[: len(whole)], whole)
+
+
+class OnceList(list):
+    """A list of texts that may be iterated once only (as a file-backed sequence is read)."""
+
+    def __iter__(self):
+        assert not getattr(self, "_read", False), "texts read twice"
+        self._read = True
+        return super().__iter__()

@@ -513,7 +513,10 @@ def _check_unique(columns: list[str], source: str) -> None:
 
 
 class _Writer(Protocol):
-    def write(self, row: _Row, label: str | None, score: str | None) -> None: ...
+    def write(self, rows: Sequence[_Row], labels: Sequence[str | None],
+              scores: Sequence[str | None]) -> None:
+        """Write a chunk of rows; ``labels``/``scores`` are aligned with them (None: no score)."""
+        ...
 
 
 class _CsvWriter:
@@ -523,9 +526,16 @@ class _CsvWriter:
         if columns is not None:
             self._csv.writerow([*columns, *names])
 
-    def write(self, row: _Row, label: str | None, score: str | None) -> None:
-        record = row.record if isinstance(row.record, list) else []
-        self._csv.writerow([*record, label or "", score or "", row.error or ""])
+    def write(self, rows: Sequence[_Row], labels: Sequence[str | None],
+              scores: Sequence[str | None]) -> None:
+        self._csv.writerows(
+            [*(row.record if isinstance(row.record, list) else ()), label or "", score or "",
+             row.error or ""]
+            for row, label, score in zip(rows, labels, scores, strict=True))
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False)  # what json.dumps(..., ensure_ascii=False) uses
+_JSON_ASCII = json.JSONEncoder()
 
 
 class _JsonWriter:
@@ -534,7 +544,21 @@ class _JsonWriter:
         self._columns = columns or []
         self._label, self._score, self._error = names
 
-    def write(self, row: _Row, label: str | None, score: str | None) -> None:
+    def write(self, rows: Sequence[_Row], labels: Sequence[str | None],
+              scores: Sequence[str | None]) -> None:
+        objects = [self._object(row, label, score)
+                   for row, label, score in zip(rows, labels, scores, strict=True)]
+        encode = _JSON.encode
+        try:  # encoding the chunk fails as a whole, before anything is written
+            self._out.write("".join([encode(obj) + "\n" for obj in objects]))
+        except UnicodeEncodeError:  # lone surrogates from "\ud800"-style escapes in the input
+            for obj in objects:
+                try:
+                    self._out.write(encode(obj) + "\n")
+                except UnicodeEncodeError:
+                    self._out.write(_JSON_ASCII.encode(obj) + "\n")
+
+    def _object(self, row: _Row, label: str | None, score: str | None) -> dict[str, Any]:
         record = row.record
         if isinstance(record, list):
             obj: dict[str, Any] = dict(zip(self._columns, record, strict=True))
@@ -544,10 +568,7 @@ class _JsonWriter:
         obj[self._score] = float(score) if score is not None else None
         if row.error is not None:
             obj[self._error] = row.error
-        try:
-            self._out.write(json.dumps(obj, ensure_ascii=False) + "\n")
-        except UnicodeEncodeError:  # lone surrogates from "\ud800"-style escapes in the input
-            self._out.write(json.dumps(obj) + "\n")
+        return obj
 
 
 def _make_writer(fmt: str, out: IO[str], columns: list[str] | None,
@@ -594,7 +615,8 @@ def _chunks(rows: Iterator[_Row], size: int) -> Iterator[list[_Row]]:
         yield chunk
 
 
-Scored = Iterator[tuple[list[_Row], list[tuple[str, str]]]]
+Predictions = tuple[list[str], list[str]]  # labels and scores of the rows that have a text
+Scored = Iterator[tuple[list[_Row], Predictions]]
 
 
 def _texts(chunk: list[_Row]) -> list[str]:
@@ -646,29 +668,30 @@ def _init_worker(folder: str, threads: int) -> None:
     _WORKER_MODEL = SentimentModel.load(folder)
 
 
-def _worker_predict(texts: list[str]) -> list[tuple[str, str]]:
+def _worker_predict(texts: list[str]) -> Predictions:
     assert _WORKER_MODEL is not None
     return _predict(_WORKER_MODEL, texts)
 
 
-def _write_chunk(chunk: list[_Row], predictions: list[tuple[str, str]],
-                 writer: _Writer) -> None:
-    predictions = iter(predictions)
-    for row in chunk:
-        if row.text is not None:
-            label, score = next(predictions)
-            writer.write(row, label, score)
-        else:
-            writer.write(row, None, None)
+def _write_chunk(chunk: list[_Row], predictions: Predictions, writer: _Writer) -> None:
+    labels: Sequence[str | None]
+    scores: Sequence[str | None]
+    labels, scores = predictions  # one per row with a text, in order
+    if len(labels) < len(chunk):  # rows with an error get neither
+        given_labels, given_scores = iter(labels), iter(scores)
+        labels = [next(given_labels) if row.text is not None else None for row in chunk]
+        scores = [next(given_scores) if row.text is not None else None for row in chunk]
+    writer.write(chunk, labels, scores)
 
 
-def _predict(model: SentimentModel, texts: list[str]) -> list[tuple[str, str]]:
-    """(label, score) per text, as :meth:`SentimentModel.predict` defines them; the score as
-    the shortest decimal that gives back the float32 probability."""
+def _predict(model: SentimentModel, texts: list[str]) -> Predictions:
+    """Labels and scores of ``texts``, as :meth:`SentimentModel.predict` defines them; each
+    score as the shortest decimal that gives back the float32 probability."""
     if not texts:
-        return []
+        return [], []
     probs = np.asarray(model.predict_proba(texts))
     best = probs.argmax(axis=1)
     scores = probs[:, 1] if probs.shape[1] == 2 else probs[np.arange(len(best)), best]
-    return [(model.labels[k], np.format_float_positional(np.float32(p), trim="0"))
-            for k, p in zip(best.tolist(), scores, strict=True)]
+    labels = np.asarray(model.labels, dtype=object)[best].tolist()
+    fmt = np.format_float_positional
+    return labels, [fmt(p, trim="0") for p in scores.astype(np.float32)]

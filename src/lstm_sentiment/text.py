@@ -23,6 +23,7 @@ import re
 import string
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from itertools import chain, islice, repeat
 from pathlib import Path
 from typing import Any
 
@@ -94,19 +95,24 @@ def keras_order(counts: dict[str, int], max_tokens: int) -> list[str]:
 
 _ASCII_LOWER = bytes.maketrans(string.ascii_uppercase.encode(), string.ascii_lowercase.encode())
 _PUNCTUATION_BYTES = string.punctuation.encode()
+_ENCODE_CHUNK = 2048  # texts per vectorised pass in TextEncoder.encode
 
 
-def _tutorial_words(text: str) -> list[bytes]:
+def _tutorial_words(text: str, limit: int | None = None) -> list[bytes]:
     """The ``tutorial`` standardization on UTF-8 bytes, with the standard library only.
 
     Every character the standardization touches is ASCII, and ASCII bytes never occur inside a
     multi-byte UTF-8 sequence, so byte operations give exactly the tokenizer's result:
     ``bytes.translate`` lowercases A-Z and deletes punctuation, and ``bytes.split()`` splits on
     ASCII whitespace only, as TensorFlow does. Lone surrogates (not valid UTF-8) pass through as
-    their raw bytes and simply miss the vocabulary.
+    their raw bytes and simply miss the vocabulary. ``limit`` keeps the first words only,
+    without making objects of the rest.
     """
     raw = text.encode("utf-8", "surrogatepass").translate(_ASCII_LOWER)
-    return raw.replace(b"<br />", b"").translate(None, _PUNCTUATION_BYTES).split()
+    clean = raw.replace(b"<br />", b"").translate(None, _PUNCTUATION_BYTES)
+    if limit is None:
+        return clean.split()
+    return clean.split(None, limit)[:limit]  # the rest of the text stays one piece
 
 
 def id_dtype(vocab_size: int) -> np.dtype[np.signedinteger[Any]]:
@@ -208,11 +214,16 @@ class TextEncoder:
             return self.encode_with_tokenizer(texts).astype(dtype, copy=False)
         length = self.sequence_length
         out = np.zeros((len(texts), length), dtype=dtype)
-        get = self._byte_vocab.get
-        for row, text in enumerate(texts):
-            words = _tutorial_words(text)[:length]
-            if words:
-                out[row, : len(words)] = [get(w, 1) for w in words]
+        lookup = self._byte_vocab.get
+        items = iter(texts)
+        for start in range(0, len(out), _ENCODE_CHUNK):  # bounded memory for long inputs
+            rows = [_tutorial_words(text, length) for text in islice(items, _ENCODE_CHUNK)]
+            counts = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+            # One pass of C-level lookups over every word (1 = [UNK]), then one scatter into
+            # the padded rows: row-major order puts each row's ids at its start.
+            ids = np.fromiter(map(lookup, chain.from_iterable(rows), repeat(1)),
+                              dtype=np.int64, count=int(counts.sum()))
+            out[start : start + len(rows)][np.arange(length) < counts[:, None]] = ids
         return out
 
     def encode_with_tokenizer(self, texts: Sequence[str]) -> np.ndarray:
