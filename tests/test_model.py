@@ -66,12 +66,12 @@ def test_chunked_lstm_equals_one_call(monkeypatch: pytest.MonkeyPatch, mask: boo
     net = build(cfg, seed=0)
     ids = torch.randint(1, 100, (4, 300))
     ids[1, 150:] = 0
-    monkeypatch.setattr(model_mod, "LAST_STATE_MAX_STEPS", 10_000)
+    monkeypatch.setattr(model_mod, "TRAINING_MAX_STEPS", 10_000)
     whole = net(ids)
     whole.sum().backward()
     grads = [p.grad.clone() for p in net.parameters() if p.requires_grad]
     net.zero_grad()
-    monkeypatch.setattr(model_mod, "LAST_STATE_MAX_STEPS", 37)
+    monkeypatch.setattr(model_mod, "TRAINING_MAX_STEPS", 37)
     chunked = net(ids)
     chunked.sum().backward()
     torch.testing.assert_close(chunked, whole, atol=1e-5, rtol=0)
@@ -88,7 +88,8 @@ def test_multiclass_head() -> None:
 def test_inference_path_gives_the_training_path_numbers(monkeypatch: pytest.MonkeyPatch,
                                                        mask: bool) -> None:
     # Without gradients each LSTM call embeds its own steps; the numbers must not change.
-    monkeypatch.setattr(model_mod, "LAST_STATE_MAX_STEPS", 37)
+    monkeypatch.setattr(model_mod, "TRAINING_MAX_STEPS", 37)
+    monkeypatch.setattr(model_mod, "MAX_STEPS_PER_CALL", 37)
     net = build(ModelConfig(vocab_size=100, mask_padding=mask), seed=0)
     ids = torch.randint(1, 100, (6, 120))
     ids[1, 50:] = 0

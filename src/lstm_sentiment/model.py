@@ -29,11 +29,12 @@ from .ngrams import NgramBranch
 # handing (h, c) from chunk to chunk, gives the same numbers and gradients, faster. Sequences of up
 # to this many steps run as one call, longer ones as equal chunks.
 MAX_STEPS_PER_CALL = 128
-# SentimentLSTM (the seed layout) runs shorter calls still: oneDNN keeps a workspace per call for
-# the backward pass, and at 64 steps those are half as large; seed training then peaked at
-# ~490 MB instead of ~630 MB (the heap fragments less), each epoch ~10 % slower and prediction as
-# fast (2-core Xeon, 10 epochs).
-LAST_STATE_MAX_STEPS = 64
+# SentimentLSTM (the seed layout) trains with shorter calls still: oneDNN keeps a workspace per
+# call for the backward pass, and at 64 steps those are half as large; seed training then peaked
+# at ~490 MB instead of ~630 MB (the heap fragments less), each epoch ~10 % slower (2-core Xeon,
+# 10 epochs). Without gradients it keeps MAX_STEPS_PER_CALL: one review's latency grew from
+# ~1.1 to ~1.5 ms with 64-step calls.
+TRAINING_MAX_STEPS = 64
 
 
 def make_lstm(kind: str, input_size: int, hidden_size: int) -> nn.Module:
@@ -70,7 +71,8 @@ class SentimentLSTM(nn.Module):
         """[B, H]: the hidden state after each row's last real token (masking: ``lengths``
         given), or after step T (Keras's way).
 
-        The LSTM runs over at most LAST_STATE_MAX_STEPS steps per call, handing (h, c) on. Each
+        The LSTM runs over at most MAX_STEPS_PER_CALL steps per call (TRAINING_MAX_STEPS with
+        gradients), handing (h, c) on. Each
         call's [B, steps, H] outputs are read for the rows whose last token falls in it and then
         let go, so all T steps' outputs are never held at once. Without gradients (evaluation,
         prediction) each call's steps are also embedded on their own; with them the embedding is
@@ -78,9 +80,8 @@ class SentimentLSTM(nn.Module):
         are those of one embedding and the states read from all steps' outputs.
         """
         steps = ids.shape[1]
-        size = steps
-        if steps > LAST_STATE_MAX_STEPS:
-            size = math.ceil(steps / math.ceil(steps / LAST_STATE_MAX_STEPS))
+        most = TRAINING_MAX_STEPS if torch.is_grad_enabled() else MAX_STEPS_PER_CALL
+        size = steps if steps <= most else math.ceil(steps / math.ceil(steps / most))
         x = self.embedding(ids) if torch.is_grad_enabled() else None
         last_step = None if lengths is None else (lengths - 1).clamp(min=0)
         rows = torch.arange(ids.shape[0], device=ids.device)
