@@ -80,8 +80,8 @@ class SentimentLSTM(nn.Module):
         are those of one embedding and the states read from all steps' outputs.
         """
         steps = ids.shape[1]
-        most = TRAINING_MAX_STEPS if torch.is_grad_enabled() else MAX_STEPS_PER_CALL
-        size = steps if steps <= most else math.ceil(steps / math.ceil(steps / most))
+        size = _chunk_steps(steps, TRAINING_MAX_STEPS if torch.is_grad_enabled()
+                           else MAX_STEPS_PER_CALL)
         x = self.embedding(ids) if torch.is_grad_enabled() else None
         last_step = None if lengths is None else (lengths - 1).clamp(min=0)
         rows = torch.arange(ids.shape[0], device=ids.device)
@@ -144,6 +144,12 @@ def _orthogonal(shape: torch.Size, generator: torch.Generator) -> torch.Tensor:
     return q if rows >= cols else q.T
 
 
+def _chunk_steps(steps: int, most: int) -> int:
+    """Steps per LSTM call: all ``steps`` in one call if they are at most ``most``, else as few
+    equal chunks as keep each call within ``most``."""
+    return steps if steps <= most else math.ceil(steps / math.ceil(steps / most))
+
+
 def _run_chunked(lstm: nn.Module, x: torch.Tensor,
                  max_steps: int | None = MAX_STEPS_PER_CALL) -> torch.Tensor:
     """All hidden states [B, T, H], running at most ``max_steps`` steps per call (None: one
@@ -151,10 +157,9 @@ def _run_chunked(lstm: nn.Module, x: torch.Tensor,
     steps = x.shape[1]
     if max_steps is None or steps <= max_steps:
         return lstm(x)[0]
-    chunks = math.ceil(steps / max_steps)
     state = None
     outs = []
-    for part in x.split(math.ceil(steps / chunks), dim=1):
+    for part in x.split(_chunk_steps(steps, max_steps), dim=1):
         out, state = lstm(part, state)
         outs.append(out)
     return torch.cat(outs, dim=1)
