@@ -147,15 +147,18 @@ def test_fit_mix_trusts_the_branch_that_knows() -> None:
     assert not any(p.requires_grad for p in (net.mix, net.mix_bias, net.ngrams.weight))
 
 
-def _tiny_accurate(tiny_imdb: Path) -> cfg.RunConfig:
+def _tiny_accurate(source: Path, *, validation_split: float = 0.25, max_tokens: int = 60,
+                   sequence_length: int = 24, embedding_dim: int = 8, hidden_size: int = 6,
+                   ngram_buckets: int = 512) -> cfg.RunConfig:
+    """The accurate preset shrunk for tiny data: 2 epochs, batches of 16."""
     config = cfg.preset("accurate")
-    config.data.source = str(tiny_imdb)
-    config.data.validation_split = 0.25
-    config.text.max_tokens = 60
-    config.text.sequence_length = 24
-    config.model.embedding_dim = 8
-    config.model.hidden_size = 6
-    config.model.ngram_buckets = 512
+    config.data.source = str(source)
+    config.data.validation_split = validation_split
+    config.text.max_tokens = max_tokens
+    config.text.sequence_length = sequence_length
+    config.model.embedding_dim = embedding_dim
+    config.model.hidden_size = hidden_size
+    config.model.ngram_buckets = ngram_buckets
     config.train.epochs = 2
     config.train.batch_size = 16
     return config
@@ -201,16 +204,8 @@ def test_accurate_preset_on_three_classes(tmp_path: Path) -> None:
             label = list(words)[i % 3]
             w.writerow([" ".join(rng.choices(filler, k=6) + rng.choices(words[label], k=2)),
                         label])
-    config = cfg.preset("accurate")
-    config.data.source = str(table)
-    config.data.validation_split = 0.2
-    config.text.max_tokens = 40
-    config.text.sequence_length = 12
-    config.model.embedding_dim = 6
-    config.model.hidden_size = 5
-    config.model.ngram_buckets = 128
-    config.train.epochs = 2
-    config.train.batch_size = 16
+    config = _tiny_accurate(table, validation_split=0.2, max_tokens=40, sequence_length=12,
+                            embedding_dim=6, hidden_size=5, ngram_buckets=128)
     model = run(config, tmp_path / "m", log=lambda _line: None)
     assert model.labels == ["happy", "meh", "sad"]
     assert model.network.mix_bias.shape == (3,)
