@@ -144,10 +144,9 @@ def _run(config: RunConfig, out: Path, ctx: Context, *, resume: bool, evaluate_t
         # scored on the training device; saved (and returned) from the CPU
         scorer = SentimentModel(_on_device(network, ctx.device), encoder, config, labels,
                                 info=info)
-        metrics: dict[str, Any] = {"validation": evaluate_ids(
-            scorer, "validation", val_split.ids, val_split.labels.numpy(), class_names)}
-        log(_metric_line(metrics["validation"]))
         splits = [("validation", val_split.ids, val_split.labels.numpy(), class_names)]
+        metrics: dict[str, Any] = {"validation": evaluate_ids(scorer, *splits[0])}
+        log(_metric_line(metrics["validation"]))
         test = _test_split(config, root, class_names) if evaluate_test else None
         if test is not None:
             texts, test_labels, test_names = test
