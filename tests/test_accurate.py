@@ -14,8 +14,9 @@ import torch
 from lstm_sentiment import config as cfg
 from lstm_sentiment.config import ModelConfig, TrainConfig
 from lstm_sentiment.embeddings import cooccurrence, ppmi_svd
+from lstm_sentiment.errors import UserError
 from lstm_sentiment.model import HybridLSTM, PooledLSTM, build, reverse_index
-from lstm_sentiment.ngrams import NgramBranch, features
+from lstm_sentiment.ngrams import EMPTY_SLOT, NgramBranch, keys, lookup
 from lstm_sentiment.predict import SentimentModel
 from lstm_sentiment.train import Split, fit_mix, learning_rate_at
 
@@ -24,26 +25,60 @@ def _distinct(row: torch.Tensor) -> set[int]:
     return {int(f) for f in row if f >= 0}
 
 
-def test_ngram_features_are_the_distinct_unigrams_and_bigrams() -> None:
+def test_ngram_keys_are_the_distinct_unigrams_and_bigrams() -> None:
     ids = torch.tensor([[5, 6, 5, 6, 7, 0, 0], [3, 0, 0, 0, 0, 0, 0]])
-    feats = features(ids, vocab_size=10, buckets=1000)
-    first = _distinct(feats[0])
-    # unigrams 5, 6, 7 and bigrams (5,6), (6,5), (6,7): (5,6) twice counts once
-    assert {5, 6, 7} <= first
-    bigrams = first - {5, 6, 7}
-    assert len(bigrams) == 3 and all(10 <= f < 1010 for f in bigrams)
-    assert sum(1 for f in feats[0] if f >= 0) == len(first)  # nothing counted twice
-    assert _distinct(feats[1]) == {3}  # padding is never a feature, nor a bigram with it
-    # the same bigram hashes the same way in any row and position
-    again = features(torch.tensor([[7, 6, 5, 6]]), vocab_size=10, buckets=1000)
-    assert len(bigrams & _distinct(again[0])) == 2  # (6,5) and (5,6) again, (6,7) not
+    found = keys(ids, vocab_size=10)
+    # unigrams 5, 6, 7 and bigrams (5,6), (6,5), (6,7) as id_1 * 10 + id_2; (5,6) counts once
+    assert _distinct(found[0]) == {5, 6, 7, 56, 65, 67}
+    assert sum(1 for f in found[0] if f >= 0) == 6  # nothing counted twice
+    assert _distinct(found[1]) == {3}  # padding is never a feature, nor a bigram with it
+    assert _distinct(keys(torch.tensor([[7, 6, 5, 6]]), vocab_size=10)[0]) == {5, 6, 7, 76, 65, 56}
 
 
-def test_trigrams_add_features_only_when_asked() -> None:
+def test_trigrams_add_keys_only_when_asked() -> None:
     ids = torch.tensor([[4, 5, 6, 7]])
-    two = _distinct(features(ids, 10, 10_000, order=2)[0])
-    three = _distinct(features(ids, 10, 10_000, order=3)[0])
-    assert two < three and len(three - two) == 2
+    two = _distinct(keys(ids, 10, order=2)[0])
+    three = _distinct(keys(ids, 10, order=3)[0])
+    assert three - two == {456, 567}
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 64, 100])
+def test_onnx_lookup_equals_searchsorted(size: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    g = torch.Generator().manual_seed(size)
+    table = torch.randperm(400, generator=g)[:size].sort().values * 3
+    query = torch.randint(-2, 1300, (7, 120), generator=g)
+    query[0, :size] = table  # every key once
+    slot, found = lookup(table, query)
+    monkeypatch.setattr(torch.onnx, "is_in_onnx_export", lambda: True)
+    slot_onnx, found_onnx = lookup(table, query)
+    assert torch.equal(found, found_onnx) and torch.equal(slot[found], slot_onnx[found])
+    assert bool(found[0, :size].all()) and torch.equal(table[slot[found]], query[found])
+    assert int(found.sum()) == int(torch.isin(query, table).sum())
+
+
+def test_ngram_table_keeps_the_ngrams_of_most_texts() -> None:
+    ids = torch.tensor([[2, 3, 0], [2, 3, 4], [4, 2, 0], [5, 0, 0]])
+    branch = NgramBranch(10, 3, outputs=1)
+    branch.fit(ids, np.array([1, 1, 0, 0]))
+    # document frequencies: 2 -> 3 rows, 3, 4, 23 -> 2 rows each (ties: smaller key first)
+    assert branch.keys.tolist() == [2, 3, 4]
+    roomy = NgramBranch(10, 20, outputs=1)
+    roomy.fit(ids, np.array([1, 1, 0, 0]))
+    used = roomy.keys[roomy.keys != EMPTY_SLOT].tolist()
+    assert used == [2, 3, 4, 5, 23, 34, 42]  # every n-gram, sorted, then empty slots
+    assert float(roomy.weight[len(used):].abs().sum()) == 0.0
+
+
+def test_ngram_branch_refuses_keys_beyond_64_bits() -> None:
+    with pytest.raises(UserError, match="64-bit"):
+        NgramBranch(3_000_000, 10, outputs=1, order=3)
+
+
+def test_hashed_ngram_models_of_earlier_versions_get_a_clear_error() -> None:
+    raw = cfg.preset("accurate").to_dict()
+    raw["model"]["ngram_buckets"] = 1 << 20
+    with pytest.raises(UserError, match="retrain"):
+        cfg.RunConfig.from_dict(raw)
 
 
 def test_ngram_branch_forward_equals_its_sparse_matrix() -> None:
@@ -51,6 +86,7 @@ def test_ngram_branch_forward_equals_its_sparse_matrix() -> None:
     ids = torch.randint(1, 40, (30, 12), generator=g)
     ids[::3, 8:] = 0
     branch = NgramBranch(40, 64, outputs=1)
+    branch.fit(ids[:20], np.arange(20) % 2)  # the table from some rows, not all
     with torch.no_grad():
         branch.weight.normal_(generator=g)
         branch.bias.fill_(0.5)
@@ -133,7 +169,7 @@ def test_ppmi_vectors_put_words_of_one_context_together() -> None:
 
 def test_fit_mix_trusts_the_branch_that_knows() -> None:
     config = ModelConfig(vocab_size=20, embedding_dim=4, hidden_size=3, bidirectional=True,
-                         pooling="max-mean", ngram_buckets=16)
+                         pooling="max-mean", ngram_features=64)
     net = build(config, seed=0)
     assert isinstance(net, HybridLSTM)
     rng = np.random.default_rng(1)
@@ -149,16 +185,17 @@ def test_fit_mix_trusts_the_branch_that_knows() -> None:
 
 def _tiny_accurate(source: Path, *, validation_split: float = 0.25, max_tokens: int = 60,
                    sequence_length: int = 24, embedding_dim: int = 8, hidden_size: int = 6,
-                   ngram_buckets: int = 512) -> cfg.RunConfig:
+                   ngram_features: int = 512) -> cfg.RunConfig:
     """The accurate preset shrunk for tiny data: 2 epochs, batches of 16."""
     config = cfg.preset("accurate")
     config.data.source = str(source)
     config.data.validation_split = validation_split
     config.text.max_tokens = max_tokens
     config.text.sequence_length = sequence_length
+    config.model.lstm_length = sequence_length * 2 // 3  # the n-grams read the rest too
     config.model.embedding_dim = embedding_dim
     config.model.hidden_size = hidden_size
-    config.model.ngram_buckets = ngram_buckets
+    config.model.ngram_features = ngram_features
     config.train.epochs = 2
     config.train.batch_size = 16
     return config
@@ -205,7 +242,7 @@ def test_accurate_preset_on_three_classes(tmp_path: Path) -> None:
             w.writerow([" ".join(rng.choices(filler, k=6) + rng.choices(words[label], k=2)),
                         label])
     config = _tiny_accurate(table, validation_split=0.2, max_tokens=40, sequence_length=12,
-                            embedding_dim=6, hidden_size=5, ngram_buckets=128)
+                            embedding_dim=6, hidden_size=5, ngram_features=128)
     model = run(config, tmp_path / "m", log=lambda _line: None)
     assert model.labels == ["happy", "meh", "sad"]
     assert model.network.mix_bias.shape == (3,)

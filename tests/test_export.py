@@ -128,10 +128,12 @@ def test_accurate_layout_exports_exactly(hybrid: bool, tiny_model: Path, tmp_pat
     config = RunConfig.from_dict(base.config.to_dict())
     config.model = ModelConfig(vocab_size=base.config.model.vocab_size, embedding_dim=6,
                                hidden_size=5, bidirectional=True, pooling="max-mean",
-                               ngram_buckets=64 if hybrid else 0)
+                               ngram_features=64 if hybrid else 0)
     network = build(config.model, seed=2)
     with torch.no_grad():
         if hybrid:  # give the n-gram branch and the mix non-trivial values
+            network.ngrams.fit(base.encode(["a great film", "an awful film", "a dull plot"]),
+                               np.array([1, 0, 0]))
             network.ngrams.weight.normal_(generator=torch.Generator().manual_seed(0))
             network.mix.copy_(torch.tensor([0.7, 0.4]))
     model = SentimentModel(network, base.encoder, config, base.labels, info=base.info)

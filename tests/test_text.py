@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 
 from lstm_sentiment import data
 from lstm_sentiment.config import TextConfig
-from lstm_sentiment.text import PAD, UNK, TextEncoder, count_tokens, id_dtype, keras_order
+from lstm_sentiment.text import (
+    PAD,
+    STANDARDIZATIONS,
+    UNK,
+    TextEncoder,
+    count_tokens,
+    id_dtype,
+    keras_order,
+)
 
 TRUTH = Path(__file__).parent / "fixtures" / "keras_truth"
 PINS = json.loads((TRUTH / "pins.json").read_text())
@@ -38,20 +46,32 @@ def test_fast_route_equals_the_tokenizer() -> None:
     np.testing.assert_array_equal(encoder.encode(texts), encoder.encode_with_tokenizer(texts))
 
 
+@pytest.mark.parametrize("standardize", STANDARDIZATIONS)
 @given(st.lists(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=80) |
-                st.sampled_from(["<br />", "<BR />", "A.B", "x\u00a0y", "\x1c", "É!"]),
+                st.sampled_from(["<br />", "<BR />", "A.B", "x\u00a0y", "\x1c", "É!", "don't",
+                                 "“Great”…!!", "a—b–c", "<br/>", "¿¡«»", "e\u0301."]),
                 max_size=8))
 @settings(max_examples=150, deadline=None)
-def test_fast_route_equals_the_tokenizer_on_any_text(parts: list[str]) -> None:
+def test_fast_route_equals_the_tokenizer_on_any_text(standardize: str, parts: list[str]) -> None:
+    routes = _ROUTES[standardize]
+    assert routes._byte_vocab is not None
     text = " ".join(parts)
-    np.testing.assert_array_equal(_ROUTES.encode([text]), _ROUTES.encode_with_tokenizer([text]))
-    normalized = _ROUTES.tokenizer.normalizer.normalize_str(text)
-    assert _ROUTES.tokens(text) == \
-        [w for w, _ in _ROUTES.tokenizer.pre_tokenizer.pre_tokenize_str(normalized)]
+    np.testing.assert_array_equal(routes.encode([text]), routes.encode_with_tokenizer([text]))
+    normalized = routes.tokenizer.normalizer.normalize_str(text)
+    assert routes.tokens(text) == \
+        [w for w, _ in routes.tokenizer.pre_tokenizer.pre_tokenize_str(normalized)]
 
 
-_ROUTES, _ = TextEncoder.build(PINS["vocab_corpus"] + ["a b c x y é É"],
-                               TextConfig(max_tokens=30, sequence_length=12))
+_ROUTES = {name: TextEncoder.build(PINS["vocab_corpus"] + ["a b c x y é É ! . “ … don ' t"],
+                                   TextConfig(standardize=name, max_tokens=30,
+                                              sequence_length=12))[0]
+           for name in STANDARDIZATIONS}
+
+
+def test_punctuation_standardization_keeps_marks_as_words() -> None:
+    encoder, _ = TextEncoder.build(["x"], TextConfig(standardize="punctuation"))
+    assert encoder.tokens("GREAT film!!<br />I didn't “love” it…") == [
+        "great", "film", "!", "!", "i", "didn", "'", "t", "“", "love", "”", "it", "…"]
 
 
 def test_other_tokenizers_use_the_tokenizer_route(tmp_path: Path) -> None:
@@ -139,14 +159,17 @@ def test_compact_ids_hold_the_same_numbers() -> None:
     np.testing.assert_array_equal(encoder.encode(PINS["vocab_corpus"], np.int16), wide)
 
 
-@given(st.lists(st.sampled_from(["a", "B", " ", "\t", "\n", "\x0b", ".", "<br />", "é"]),
+@pytest.mark.parametrize("standardize", STANDARDIZATIONS)
+@given(st.lists(st.sampled_from(["a", "B", " ", "\t", "\n", "\x0b", ".", "<br />", "é", "…"]),
                 max_size=60), st.integers(min_value=0, max_value=12))
 @settings(max_examples=300, deadline=None)
-def test_word_limit_keeps_the_first_words(parts: list[str], limit: int) -> None:
-    from lstm_sentiment.text import _tutorial_words
+def test_word_limit_keeps_the_first_words(standardize: str, parts: list[str],
+                                          limit: int) -> None:
+    from lstm_sentiment.text import WORDS
 
+    words = WORDS[standardize]
     text = "".join(parts)
-    assert _tutorial_words(text, limit) == _tutorial_words(text)[:limit]
+    assert words(text, limit) == words(text)[:limit]
 
 
 def test_encoding_in_chunks_gives_each_text_its_own_row(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -53,9 +53,13 @@ class ModelConfig:
     bidirectional: bool = False  # a second LSTM reads each text from its last word back
     pooling: Pooling = "last"  # "last": h after the last word; "max-mean": both over every word
     dropout: float = 0.0  # on the embeddings and on the pooled features (training only)
-    # > 0 adds a linear branch over word unigrams and hashed bigrams (NBSVM-style), mixed with
-    # the LSTM's logit; see lstm_sentiment.ngrams
-    ngram_buckets: int = 0
+    # the LSTM reads at most this many first tokens of each row (None: all of them); the n-gram
+    # branch always reads the whole row
+    lstm_length: int | None = None
+    # > 0 adds a linear branch over the this many most frequent word n-grams (NBSVM-style), mixed
+    # with the LSTM's logit; see lstm_sentiment.ngrams
+    ngram_features: int = 0
+    ngram_order: int = 2  # the longest n-grams the branch counts (2: words and word pairs)
 
 
 @dataclass
@@ -100,6 +104,9 @@ class RunConfig:
             sub_cls = {"data": DataConfig, "text": TextConfig, "model": ModelConfig,
                        "train": TrainConfig}[f.name]
             values = dict(raw.get(f.name, {}))
+            if f.name == "model" and "ngram_buckets" in values:
+                raise UserError("this model's n-gram branch hashes word pairs, as earlier "
+                                "versions did; retrain it with this version")
             known = {sf.name for sf in fields(sub_cls)}
             unknown = sorted(set(values) - known)
             if unknown:
@@ -120,10 +127,10 @@ def _accurate_preset() -> RunConfig:
     return RunConfig(
         preset="accurate",
         data=DataConfig(validation_split=0.1),
-        text=TextConfig(max_tokens=30_000, sequence_length=400),
+        text=TextConfig(standardize="punctuation", max_tokens=30_000, sequence_length=1_000),
         model=ModelConfig(vocab_size=30_000, embedding_dim=64, hidden_size=64,
                           bidirectional=True, pooling="max-mean", dropout=0.5,
-                          ngram_buckets=1 << 20),
+                          lstm_length=400, ngram_features=800_000, ngram_order=3),
         train=TrainConfig(epochs=2, batch_size=64, optimizer="adam", learning_rate=3e-3,
                           schedule="one-cycle", clip_norm=1.0, word_vectors="ppmi-svd"),
     )

@@ -56,6 +56,7 @@ class SentimentLSTM(nn.Module):
         self.head = nn.Linear(config.hidden_size, outputs)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        ids = ids[:, : self.config.lstm_length]  # None: every column
         lengths = None
         if self.config.mask_padding:
             lengths = (ids != 0).sum(dim=1)
@@ -213,6 +214,7 @@ class PooledLSTM(nn.Module):
         return True
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        ids = ids[:, : self.config.lstm_length]  # None: every column
         lengths = (ids != 0).sum(dim=1)
         if self.trim and ids.shape[0]:
             ids = ids[:, : max(int(lengths.max()), 1)]
@@ -272,7 +274,8 @@ class HybridLSTM(nn.Module):
         self.config = config
         self.recurrent = _recurrent(config)
         outputs = 1 if config.num_classes == 2 else config.num_classes
-        self.ngrams = NgramBranch(config.vocab_size, config.ngram_buckets, outputs)
+        self.ngrams = NgramBranch(config.vocab_size, config.ngram_features, outputs,
+                                   config.ngram_order)
         self.mix = nn.Parameter(torch.tensor([1.0, 1.0]), requires_grad=False)
         self.mix_bias = nn.Parameter(torch.zeros(outputs), requires_grad=False)
 
@@ -314,7 +317,7 @@ def _recurrent(config: ModelConfig) -> SentimentLSTM | PooledLSTM:
 
 def network_for(config: ModelConfig) -> Network:
     """The network ``config`` describes, with untrained weights."""
-    if config.ngram_buckets > 0:
+    if config.ngram_features > 0:
         return HybridLSTM(config)
     return _recurrent(config)
 

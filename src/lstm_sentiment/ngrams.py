@@ -1,16 +1,24 @@
-"""The linear branch of the ``accurate`` preset: word unigrams and hashed bigrams, NBSVM-style.
+"""The linear branch of the ``accurate`` preset: the most frequent word n-grams, NBSVM-style.
 
 Features come from the same token ids the LSTM reads, so the branch needs no tokenizer of its own
-and every path that runs the network (predict, explain, serve, score, export) runs it too::
+and every path that runs the network (predict, explain, serve, score, export) runs it too. Each
+n-gram of ``order`` words or fewer is one integer key::
 
-    unigram  id of each word                                  (0 < id < V)
-    bigram   V + hash(id_t, id_t+1) mod buckets               (both words real)
+    unigram  id_1                               in [0, V)
+    bigram   id_1 * V + id_2                    in [V, V^2)       (ids of real words are >= 1)
+    trigram  (id_1 * V + id_2) * V + id_3       in [V^2, V^3)
 
-Each feature counts once per text (binary presence, as NBSVM uses). The logit is the sum of the
-present features' weights plus a bias. Weights are fitted by scikit-learn's logistic regression
-on the features scaled by their naive-Bayes log-count ratio (Wang & Manning 2012, "Baselines and
-bigrams"); for more than two classes, multinomial logistic regression on the binary features.
-The scaling is folded into the stored weights, so inference is a plain sum.
+Fitting keeps the ``features`` keys found in the most training texts (document frequency, as
+scikit-learn's ``CountVectorizer(max_features=..., binary=True)`` does) in a sorted table; at
+inference each key of a text is looked up in it by binary search, and n-grams outside the table
+count for nothing. Each feature counts once per text (binary presence, as NBSVM uses). The logit
+is the sum of the present features' weights plus a bias. Weights are fitted by scikit-learn's
+logistic regression on the features scaled by their naive-Bayes log-count ratio (Wang & Manning
+2012, "Baselines and bigrams"); for more than two classes, multinomial logistic regression on the
+binary features. The scaling is folded into the stored weights, so inference is a plain sum.
+
+The table has a fixed number of slots (``features``) so that a saved model's shapes follow from
+its config; slots the training texts did not fill hold a key no n-gram has and a zero weight.
 """
 
 from __future__ import annotations
@@ -21,64 +29,90 @@ import numpy as np
 import torch
 from torch import nn
 
+from .errors import UserError
+
 if TYPE_CHECKING:  # scipy is only needed to fit, not to predict
     from scipy import sparse
 
-_MULTIPLIER = 2654435761  # Knuth's multiplicative hash; key * this stays below 2**63
+EMPTY_SLOT = torch.iinfo(torch.int64).max  # the key of an unused table slot: no n-gram has it
 
 
-_PRIME = 2_147_483_647  # 2**31 - 1: keys are reduced below it before each multiplication
+def keys(ids: torch.Tensor, vocab_size: int, order: int = 2) -> torch.Tensor:
+    """[N, order * T - ...] n-gram keys of each row, each distinct one once, -1 for none.
 
-
-def features(ids: torch.Tensor, vocab_size: int, buckets: int, order: int = 2) -> torch.Tensor:
-    """[N, order * T - ...] feature indices of each row, each distinct one once, -1 for none.
-
-    Unigrams are the ids themselves; an n-gram of 2 or more words hashes into
-    ``vocab_size + [0, buckets)``. The row is sorted, so duplicates are neighbours and are
-    replaced by -1.
+    N-grams with padding (id 0) in them are not keys. The row is sorted, so duplicates are
+    neighbours and are replaced by -1.
     """
-    ids = ids.long()  # keys below reach vocab_size**2; int16/int32 ids would overflow
+    ids = ids.long()  # keys reach vocab_size**order; int16/int32 ids would overflow
     parts = [torch.where(ids > 0, ids, -1)]
     key = ids
     real = ids > 0
     for n in range(2, order + 1):
-        key = (key[:, :-1] * vocab_size + ids[:, n - 1 :]) % _PRIME
+        key = key[:, :-1] * vocab_size + ids[:, n - 1 :]
         real = real[:, :-1] & (ids[:, n - 1 :] > 0)
-        hashed = vocab_size + (key * _MULTIPLIER + n) % buckets
-        parts.append(torch.where(real, hashed, -1))
+        parts.append(torch.where(real, key, -1))
     feats = torch.cat(parts, dim=1).sort(dim=1).values
     repeat = torch.zeros_like(feats, dtype=torch.bool)
     repeat[:, 1:] = feats[:, 1:] == feats[:, :-1]
     return feats.masked_fill(repeat, -1)
 
 
-class NgramBranch(nn.Module):
-    """Sum of the weights of a text's distinct n-gram features: logits [B] or [B, C]."""
+def lookup(table: torch.Tensor, query: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Slots of ``query``'s keys in the sorted ``table`` and whether each key is there.
 
-    def __init__(self, vocab_size: int, buckets: int, outputs: int, order: int = 2) -> None:
+    ``torch.searchsorted`` does it; an ONNX export, which has no such operator, gets the same
+    lower-bound binary search as a fixed number of gathers and comparisons.
+    """
+    size = int(table.shape[0])  # fixed by the config, so a constant in an exported graph
+    if torch.onnx.is_in_onnx_export():
+        below = torch.zeros_like(query)  # how many table keys are < query, found bit by bit
+        step = 1 << max(size.bit_length() - 1, 0)
+        while step:
+            probe = below + step
+            inside = probe <= size
+            smaller = table[(probe - 1).clamp(0, size - 1)] < query
+            below = torch.where(inside & smaller, probe, below)
+            step >>= 1
+        slot = below
+    else:
+        slot = torch.searchsorted(table, query)
+    slot = slot.clamp(max=size - 1)
+    return slot, table[slot] == query
+
+
+class NgramBranch(nn.Module):
+    """Sum of the weights of a text's distinct n-grams found in the table: logits [B] or [B, C]."""
+
+    def __init__(self, vocab_size: int, features: int, outputs: int, order: int = 2) -> None:
         super().__init__()
+        if features < 1 or order < 1:
+            raise UserError(f"the n-gram branch needs features >= 1 and order >= 1, got "
+                            f"{features} and {order}")
+        if vocab_size ** order >= EMPTY_SLOT:
+            raise UserError(f"n-grams of {order} words over {vocab_size:,} tokens do not fit "
+                            "64-bit keys; use a smaller vocabulary or order")
         self.vocab_size = vocab_size
-        self.buckets = buckets
         self.order = order
-        self.weight = nn.Parameter(torch.zeros(vocab_size + buckets, outputs),
-                                   requires_grad=False)
+        self.register_buffer("keys", torch.full((features,), EMPTY_SLOT, dtype=torch.int64))
+        self.weight = nn.Parameter(torch.zeros(features, outputs), requires_grad=False)
         self.bias = nn.Parameter(torch.zeros(outputs), requires_grad=False)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         if ids.shape[1] == 0:
             logits = self.bias.expand(ids.shape[0], -1)
         else:
-            feats = features(ids, self.vocab_size, self.buckets, self.order)
-            present = (feats >= 0).unsqueeze(-1).to(self.weight.dtype)
-            logits = (self.weight[feats.clamp(min=0)] * present).sum(dim=1) + self.bias
+            slot, found = lookup(self.keys, keys(ids, self.vocab_size, self.order))
+            present = found.unsqueeze(-1).to(self.weight.dtype)
+            logits = (self.weight[slot] * present).sum(dim=1) + self.bias
         return logits.squeeze(-1) if logits.shape[-1] == 1 else logits
 
     @torch.no_grad()
-    def fit(self, ids: torch.Tensor, labels: np.ndarray, *, c: float = 0.3,
+    def fit(self, ids: torch.Tensor, labels: np.ndarray, *, c: float = 0.1,
             alpha: float = 1.0, batch_size: int = 2000) -> None:
-        """Fit the weights on encoded rows ``ids`` [N, T] and their ``labels``."""
+        """Choose the table from encoded rows ``ids`` [N, T] and fit its weights to ``labels``."""
         from sklearn.linear_model import LogisticRegression
 
+        self._choose(ids, batch_size)
         x = self.matrix(ids, batch_size)
         y = np.asarray(labels)
         outputs = self.weight.shape[1]
@@ -94,18 +128,30 @@ class NgramBranch(nn.Module):
             clf = LogisticRegression(C=c, max_iter=1000)
             clf.fit(x, y)
             weight = clf.coef_.T
+        weight[self.keys.numpy() == EMPTY_SLOT] = 0.0  # unused slots: counted by nothing
         self.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight, dtype=np.float32)))
         self.bias.copy_(torch.from_numpy(clf.intercept_.astype(np.float32)))
 
+    def _choose(self, ids: torch.Tensor, batch_size: int) -> None:
+        """Fill the table with the keys found in the most rows (ties: the smaller key)."""
+        found = [k[k >= 0].numpy() for k in (keys(chunk, self.vocab_size, self.order)
+                                              for chunk in ids.split(batch_size))]
+        distinct, rows = np.unique(np.concatenate(found) if found else np.zeros(0, np.int64),
+                                   return_counts=True)
+        best = np.lexsort((distinct, -rows))[: self.keys.shape[0]]
+        table = np.full(self.keys.shape[0], EMPTY_SLOT, dtype=np.int64)
+        table[: len(best)] = np.sort(distinct[best])
+        self.keys.copy_(torch.from_numpy(table))
+
     def matrix(self, ids: torch.Tensor, batch_size: int = 2000) -> sparse.csr_matrix:
-        """The binary [N, features] matrix of ``ids`` (for fitting)."""
+        """The binary [N, features] matrix of ``ids`` over the table's slots (for fitting)."""
         from scipy import sparse
 
         parts = []
         for chunk in ids.split(batch_size):
-            feats = features(chunk, self.vocab_size, self.buckets, self.order).numpy()
-            rows, cols = np.nonzero(feats >= 0)
+            slot, found = lookup(self.keys, keys(chunk, self.vocab_size, self.order))
+            rows, cols = np.nonzero(found.numpy())
             values = np.ones(len(rows), dtype=np.float32)
-            parts.append(sparse.csr_matrix((values, (rows, feats[rows, cols])),
-                                           shape=(len(chunk), self.weight.shape[0])))
+            parts.append(sparse.csr_matrix((values, (rows, slot.numpy()[rows, cols])),
+                                           shape=(len(chunk), self.keys.shape[0])))
         return sparse.vstack(parts).tocsr()

@@ -251,11 +251,12 @@ class SentimentModel:
         """The LSTM's gates, candidate and state norms at every word of ``text``.
 
         Runs the model's weights through :class:`~lstm_sentiment.lstm.ReferenceLSTM`, which
-        records each gate. Only the real words are traced (up to the sequence length). A
-        bidirectional model shows its forward LSTM (the one reading from the first word on).
+        records each gate. Only the real words the LSTM reads are traced (up to the sequence
+        length, or the model's ``lstm_length``). A bidirectional model shows its forward LSTM
+        (the one reading from the first word on).
         """
         ids = self.encode([text])[0]
-        n = int((ids != 0).sum())
+        n = min(int((ids != 0).sum()), self.config.model.lstm_length or ids.shape[0])
         words = self.encoder.tokens(text)[:n]
         ref = ReferenceLSTM(self.config.model.embedding_dim, self.config.model.hidden_size)
         ref.load_state_dict(self.network.lstm.state_dict())
