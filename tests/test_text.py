@@ -149,6 +149,16 @@ def test_full_imdb_vocabulary_and_ids_equal_keras(full_imdb: Path) -> None:
         [s["ids"] for s in sentences]
 
 
+def test_punctuation_routes_agree_on_the_whole_validation_set(full_imdb: Path) -> None:
+    """The accurate preset's text: the byte route and tokenizer.json give the same ids for
+    every validation review, whole (1,000 tokens)."""
+    val_texts = data.load(full_imdb, "validation").texts
+    config = TextConfig(standardize="punctuation", max_tokens=30_000, sequence_length=1_000)
+    encoder, fast = TextEncoder.build(val_texts, config)
+    assert encoder._byte_vocab is not None and "!" in encoder.vocabulary
+    np.testing.assert_array_equal(fast, encoder.encode_with_tokenizer(val_texts))
+
+
 def test_compact_ids_hold_the_same_numbers() -> None:
     assert id_dtype(15_000) == np.int16 and id_dtype(1 << 15) == np.int16
     assert id_dtype((1 << 15) + 1) == np.int32

@@ -100,6 +100,8 @@ class ExportProbabilities(nn.Module):
             raise UserError("ONNX export of this network layout is not supported")
         recurrent.trim = False
         recurrent.max_steps = None
+        if isinstance(self.network, HybridLSTM):
+            self.network.ngrams.trim = False
         if not isinstance(recurrent.lstm, nn.LSTM):  # the reference LSTM exports as fused
             for name in ("lstm", "lstm_backward"):
                 old = getattr(recurrent, name)

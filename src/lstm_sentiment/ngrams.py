@@ -93,11 +93,15 @@ class NgramBranch(nn.Module):
                             "64-bit keys; use a smaller vocabulary or order")
         self.vocab_size = vocab_size
         self.order = order
+        # cut a batch to its longest row (an ONNX export turns it off: dynamic shapes)
+        self.trim: bool = True
         self.register_buffer("keys", torch.full((features,), EMPTY_SLOT, dtype=torch.int64))
         self.weight = nn.Parameter(torch.zeros(features, outputs), requires_grad=False)
         self.bias = nn.Parameter(torch.zeros(outputs), requires_grad=False)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        if self.trim and ids.shape[0]:  # padding columns hold no n-gram
+            ids = ids[:, : max(int((ids != 0).sum(dim=1).max()), 1)]
         if ids.shape[1] == 0:
             logits = self.bias.expand(ids.shape[0], -1)
         else:
