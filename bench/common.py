@@ -122,3 +122,11 @@ def dump(payload: dict[str, Any], out: str | None) -> None:
         Path(out).write_text(text)
     else:
         print(text, end="")
+
+
+def preset_settings(name: str) -> dict[str, Any]:
+    """A preset's text, model and training settings (not where its data comes from), to tell
+    whether a result file was measured with the preset as it is now."""
+    from lstm_sentiment import config as cfg
+
+    return {k: v for k, v in cfg.preset(name).to_dict().items() if k in ("text", "model", "train")}

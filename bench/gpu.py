@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import default_source, write
+from common import default_source, preset_settings, write
 
 from lstm_sentiment import data
 from lstm_sentiment.predict import SentimentModel
@@ -68,7 +68,9 @@ def main() -> None:
             agree = float(np.mean(probs["cpu"].argmax(1) == probs["cuda"].argmax(1)))
             gap = float(np.abs(probs["cpu"] - probs["cuda"]).max())
             results[preset] = {**runs, "test_label_agreement": agree,
-                               "test_max_probability_gap": gap}
+                               "test_max_probability_gap": gap,
+                               # what the preset was then: render.py flags later changes
+                               "preset_config": preset_settings(preset)}
             print(f"{preset}: cpu test {runs['cpu']['test_accuracy']:.4f} in "
                   f"{runs['cpu']['wall_seconds']}s, cuda test {runs['cuda']['test_accuracy']:.4f}"
                   f" in {runs['cuda']['wall_seconds']}s; labels agree on {agree:.2%}, "

@@ -18,6 +18,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from common import preset_settings
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 README = ROOT / "README.md"
@@ -294,6 +296,13 @@ def gpu_section(r: dict) -> list[str]:
             lines.append(f"| {preset} | {dev} | {x['epoch_seconds_mean']:.2f} | "
                          f"{x['training_seconds']:.1f} | {x['wall_seconds']:.0f} | "
                          f"{x['validation_accuracy']:.4f} | {x['test_accuracy']:.4f} | {shared} |")
+    changed = [p for p in ("seed", "accurate")
+               if p in r and r[p].get("preset_config") != preset_settings(p)]
+    if changed:
+        which = (f"the {changed[0]} preset may not show it as it is" if len(changed) == 1 else
+                 f"the {' and '.join(changed)} presets may not show them as they are")
+        lines += ["", f"Rows of {which} now: this run recorded other settings, or none. Rerun "
+                  "`python bench/gpu.py` on a CUDA machine for current figures."]
     return lines
 
 
