@@ -56,8 +56,8 @@ class ModelConfig:
     # the LSTM reads at most this many first tokens of each row (None: all of them); the n-gram
     # branch always reads the whole row
     lstm_length: int | None = None
-    # > 0 adds a linear branch over the this many most frequent word n-grams (NBSVM-style), mixed
-    # with the LSTM's logit; see lstm_sentiment.ngrams
+    # > 0 adds a linear branch over this many of the most frequent word n-grams (NBSVM-style),
+    # mixed with the LSTM's logit; see lstm_sentiment.ngrams
     ngram_features: int = 0
     ngram_order: int = 2  # the longest n-grams the branch counts (2: words and word pairs)
 

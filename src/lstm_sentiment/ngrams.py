@@ -116,8 +116,9 @@ class NgramBranch(nn.Module):
         """Choose the table from encoded rows ``ids`` [N, T] and fit its weights to ``labels``."""
         from sklearn.linear_model import LogisticRegression
 
-        self._choose(ids, batch_size)
-        x = self.matrix(ids, batch_size)
+        rows, found = self._present(ids, batch_size)
+        self._choose(found)
+        x = self._matrix(rows, found, len(ids))
         y = np.asarray(labels)
         outputs = self.weight.shape[1]
         if outputs == 1:
@@ -136,26 +137,32 @@ class NgramBranch(nn.Module):
         self.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight, dtype=np.float32)))
         self.bias.copy_(torch.from_numpy(clf.intercept_.astype(np.float32)))
 
-    def _choose(self, ids: torch.Tensor, batch_size: int) -> None:
+    def matrix(self, ids: torch.Tensor, batch_size: int = 2000) -> sparse.csr_matrix:
+        """The binary [N, features] matrix of ``ids`` over the table's slots."""
+        return self._matrix(*self._present(ids, batch_size), len(ids))
+
+    def _present(self, ids: torch.Tensor, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every (row, key) pair of ``ids``' distinct n-grams, as two flat arrays."""
+        rows, found = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        for start in range(0, len(ids), batch_size):
+            k = keys(ids[start : start + batch_size], self.vocab_size, self.order).numpy()
+            r, col = np.nonzero(k >= 0)
+            rows.append(r + start)
+            found.append(k[r, col])
+        return np.concatenate(rows), np.concatenate(found)
+
+    def _choose(self, found: np.ndarray) -> None:
         """Fill the table with the keys found in the most rows (ties: the smaller key)."""
-        found = [k[k >= 0].numpy() for k in (keys(chunk, self.vocab_size, self.order)
-                                              for chunk in ids.split(batch_size))]
-        distinct, rows = np.unique(np.concatenate(found) if found else np.zeros(0, np.int64),
-                                   return_counts=True)
+        distinct, rows = np.unique(found, return_counts=True)  # keys are distinct per row
         best = np.lexsort((distinct, -rows))[: self.keys.shape[0]]
         table = np.full(self.keys.shape[0], EMPTY_SLOT, dtype=np.int64)
         table[: len(best)] = np.sort(distinct[best])
         self.keys.copy_(torch.from_numpy(table))
 
-    def matrix(self, ids: torch.Tensor, batch_size: int = 2000) -> sparse.csr_matrix:
-        """The binary [N, features] matrix of ``ids`` over the table's slots (for fitting)."""
+    def _matrix(self, rows: np.ndarray, found: np.ndarray, n: int) -> sparse.csr_matrix:
         from scipy import sparse
 
-        parts = []
-        for chunk in ids.split(batch_size):
-            slot, found = lookup(self.keys, keys(chunk, self.vocab_size, self.order))
-            rows, cols = np.nonzero(found.numpy())
-            values = np.ones(len(rows), dtype=np.float32)
-            parts.append(sparse.csr_matrix((values, (rows, slot.numpy()[rows, cols])),
-                                           shape=(len(chunk), self.keys.shape[0])))
-        return sparse.vstack(parts).tocsr()
+        slot, hit = (t.numpy() for t in lookup(self.keys, torch.from_numpy(found)))
+        values = np.ones(int(hit.sum()), dtype=np.float32)
+        return sparse.csr_matrix((values, (rows[hit], slot[hit])),
+                                 shape=(n, self.keys.shape[0]))

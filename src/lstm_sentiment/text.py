@@ -28,7 +28,7 @@ import json
 import re
 import string
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import chain, islice, repeat
 from pathlib import Path
 from typing import Any
@@ -206,11 +206,13 @@ class TextEncoder:
         tokenizer.enable_truncation(max_length=sequence_length)
         tokenizer.enable_padding(direction="right", pad_id=0, pad_token=PAD,
                                  length=sequence_length)
+        # the byte route (vocabulary by UTF-8 bytes, word splitter), for our own standardizations
         self._byte_vocab: dict[bytes, int] | None = None
+        self._words: Callable[[str, int | None], list[bytes]] = _tutorial_words
         standardize = _standardization(tokenizer)
-        self._words = WORDS[standardize] if standardize else _tutorial_words
         if standardize:
             self._byte_vocab = {t.encode("utf-8"): i for t, i in tokenizer.get_vocab().items()}
+            self._words = WORDS[standardize]
 
     @classmethod
     def build(cls, texts: Sequence[str], config: TextConfig,
