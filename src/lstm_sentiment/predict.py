@@ -23,7 +23,7 @@ from .config import RunConfig
 from .errors import ArtifactError, UserError
 from .lstm import ReferenceLSTM
 from .model import Network, network_for
-from .text import TextEncoder
+from .text import TextEncoder, id_dtype
 
 LABEL_NAMES = {"neg": "negative", "pos": "positive"}
 
@@ -196,7 +196,10 @@ class SentimentModel:
         """``[N, C]`` class probabilities, columns in the order of :attr:`labels`."""
         if isinstance(texts, str):
             raise TypeError("predict_proba takes a list of texts, not a single string")
-        return self.probabilities(self.encode(texts))
+        # compact ids (int16 for the usual vocabularies): rows of 1,000 tokens for 25,000 texts
+        # are 50 MB instead of int64's 200 MB, and batches are widened as they run
+        ids = self.encoder.encode(texts, id_dtype(self.encoder.vocab_size))
+        return self.probabilities(torch.from_numpy(ids))
 
     def probabilities(self, ids: torch.Tensor) -> np.ndarray:
         """:meth:`predict_proba` for rows already encoded (any integer dtype)."""
