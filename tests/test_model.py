@@ -99,3 +99,35 @@ def test_inference_path_gives_the_training_path_numbers(monkeypatch: pytest.Monk
     with torch.inference_mode():
         without = net(ids)
     assert torch.equal(with_grad.detach(), without)
+
+
+def test_cutting_batches_at_a_step_multiple_changes_no_number(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # rows of 5, 11 and 13 words: the batch is cut at 16 steps instead of 13
+    net = build(ModelConfig(vocab_size=100), seed=0)
+    ids = torch.randint(1, 100, (3, 40))
+    ids[0, 5:], ids[1, 11:], ids[2, 13:] = 0, 0, 0
+    monkeypatch.setattr(model_mod, "STEP_MULTIPLE", 1)
+    exact = net(ids)
+    exact.sum().backward()
+    grads = [p.grad.clone() for p in net.parameters() if p.requires_grad]
+    net.zero_grad()
+    monkeypatch.setattr(model_mod, "STEP_MULTIPLE", 8)
+    padded = net(ids)
+    padded.sum().backward()
+    torch.testing.assert_close(padded, exact, atol=1e-6, rtol=0)
+    for p, g in zip([p for p in net.parameters() if p.requires_grad], grads, strict=True):
+        torch.testing.assert_close(p.grad, g, atol=1e-6, rtol=1e-5)
+
+
+def test_training_meets_few_lstm_call_shapes() -> None:
+    # oneDNN keeps a primitive (and its buffers) per call shape: batches of every length from 1
+    # to 228 must come down to a handful of step counts per call
+    net = build(ModelConfig(vocab_size=100), seed=0)
+    seen: set[int] = set()
+    net.lstm.register_forward_hook(lambda _m, args, _out: seen.add(args[0].shape[1]))
+    for length in range(1, 229):
+        ids = torch.randint(1, 100, (2, 228))
+        ids[:, length:] = 0
+        net(ids).sum().backward()
+    assert seen <= {8, 16, 24, 32, 40, 48, 56, 64, 36}  # 228 = 3 x 64 + 36

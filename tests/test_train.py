@@ -118,3 +118,37 @@ def test_epoch_line_format() -> None:
                                 "val_acc": 0.8672, "seconds": 4.12})
     assert line == ("Epoch 3/10 - loss: 0.3776 - acc: 0.8485 - val_loss: 0.3668 - "
                     "val_acc: 0.8672 - 4.1s")
+
+
+def test_keras_rmsprop_state_dict_round_trip() -> None:
+    a = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+    b = torch.nn.Parameter(torch.tensor([3.0]))
+    opt = KerasRMSprop([a, b], lr=0.01)
+    a.grad, b.grad = torch.tensor([0.5, -0.5]), None  # b never stepped: no state
+    opt.step()
+    sd = opt.state_dict()
+    assert sd["param_groups"] == [{"lr": 0.01, "rho": 0.9, "epsilon": 1e-7, "params": [0, 1]}]
+    assert list(sd["state"]) == [0]
+    fresh = KerasRMSprop([a, b])
+    fresh.load_state_dict(sd)
+    assert fresh.param_groups[0]["lr"] == 0.01
+    torch.testing.assert_close(fresh.state[a]["square_avg"], opt.state[a]["square_avg"])
+    with pytest.raises(ValueError, match="different set of parameters"):
+        KerasRMSprop([a]).load_state_dict(sd)
+
+
+def test_seed_training_does_not_import_dynamo() -> None:
+    # torch.optim.Optimizer imports torch._dynamo (and sympy) on first use: ~70 MB resident
+    import subprocess
+    import sys
+    code = ("import sys, torch\n"
+            "from lstm_sentiment.config import ModelConfig, TrainConfig\n"
+            "from lstm_sentiment.model import build\n"
+            "from lstm_sentiment.train import Split, fit\n"
+            "ids = torch.randint(1, 50, (16, 12)); y = torch.randint(0, 2, (16,))\n"
+            "fit(build(ModelConfig(vocab_size=50), 0), Split(ids, y), Split(ids, y),\n"
+            "    TrainConfig(epochs=1, batch_size=8), log=lambda s: None)\n"
+            "print('torch._dynamo' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip().splitlines()[-1] == "False"
