@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import default_source, write
+from common import default_source, preset_settings, write
 
 from lstm_sentiment import config as cfg
 from lstm_sentiment.pipeline import run
@@ -29,8 +29,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "tutorial-text": ("the tutorial's standardization: punctuation dropped, not kept as tokens",
                       {"text.standardize": "tutorial"}),
     "bigrams": ("n-grams of at most 2 words instead of 3", {"model.ngram_order": 2}),
-    "ngrams-200k": ("the 200,000 most frequent n-grams instead of 800,000",
-                    {"model.ngram_features": 200_000}),
+    "ngrams-800k": ("the 800,000 most frequent n-grams instead of 200,000",
+                    {"model.ngram_features": 800_000}),
     "length-400": ("400 tokens for both parts instead of 1,000 (n-grams of the head only)",
                    {"text.sequence_length": 400}),
     "lstm-1000": ("the LSTM reads all 1,000 tokens instead of the first 400",
@@ -40,7 +40,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "forward-last": ("one forward LSTM, last state (the tutorial's reading)",
                      {"model.bidirectional": False, "model.pooling": "last"}),
     "epochs-4": ("4 epochs instead of 2", {"train.epochs": 4}),
-    "lr-1e-2": ("peak learning rate 1e-2 instead of 3e-3", {"train.learning_rate": 1e-2}),
+    "lr-3e-3": ("peak learning rate 3e-3 instead of 1e-2", {"train.learning_rate": 3e-3}),
     "dropout-0": ("no dropout instead of 0.5", {"model.dropout": 0.0}),
 }
 
@@ -85,7 +85,8 @@ def main() -> None:
             print(f"{name}: validation {rows[-1]['validation_accuracy']:.4f} "
                   f"in {seconds:.0f}s")
     write("ablations" + ("_quick" if args.quick else ""),
-          {"quick": args.quick, "threads": args.threads, "rows": rows})
+          {"quick": args.quick, "threads": args.threads, "rows": rows,
+           "preset_config": preset_settings("accurate")})
 
 
 if __name__ == "__main__":

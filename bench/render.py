@@ -115,6 +115,10 @@ def ablations_section(r: dict) -> list[str]:
         lines.append(f"| {row['name']} | {row['change']} | {row['validation_accuracy']:.4f} | "
                      f"{cell(row['lstm_validation_accuracy'])} | "
                      f"{cell(row['ngrams_validation_accuracy'])} | {row['seconds']:.0f} |")
+    if r.get("preset_config") != preset_settings("accurate"):
+        lines += ["", "The preset has changed since this table was measured (or the run recorded "
+                  "no settings): its `preset` row is the preset as it was then. Rerun "
+                  "`python bench/ablations.py` for current figures."]
     return lines
 
 

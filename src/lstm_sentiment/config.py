@@ -130,8 +130,8 @@ def _accurate_preset() -> RunConfig:
         text=TextConfig(standardize="punctuation", max_tokens=30_000, sequence_length=1_000),
         model=ModelConfig(vocab_size=30_000, embedding_dim=64, hidden_size=64,
                           bidirectional=True, pooling="max-mean", dropout=0.5,
-                          lstm_length=400, ngram_features=800_000, ngram_order=3),
-        train=TrainConfig(epochs=2, batch_size=64, optimizer="adam", learning_rate=3e-3,
+                          lstm_length=400, ngram_features=200_000, ngram_order=3),
+        train=TrainConfig(epochs=2, batch_size=64, optimizer="adam", learning_rate=1e-2,
                           schedule="one-cycle", clip_norm=1.0, word_vectors="ppmi-svd"),
     )
 
