@@ -17,18 +17,23 @@ The vectors seed the embedding table; training then adjusts them like any other 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
 
 from . import progress
 from .text import TextEncoder
+
+if TYPE_CHECKING:  # imported where used: runs without word vectors never load SciPy (~10 MB)
+    from scipy import sparse
 
 
 def cooccurrence(chunks: Iterable[np.ndarray], vocab_size: int,
                  window: int = 5) -> sparse.csr_matrix:
     """Symmetric [V, V] co-occurrence counts of encoded rows, given as chunks of [n, T] ids
     (0 = padding, 1 = unknown; neither is counted), each pair weighted 1/distance."""
+    from scipy import sparse
+
     total = sparse.csr_matrix((vocab_size, vocab_size), dtype=np.float32)
     for chunk in chunks:
         rows, cols, weights = [], [], []
@@ -45,6 +50,8 @@ def cooccurrence(chunks: Iterable[np.ndarray], vocab_size: int,
 
 def ppmi(counts: sparse.csr_matrix, smoothing: float = 0.75) -> sparse.csr_matrix:
     """Positive PMI of a co-occurrence matrix, context distribution raised to ``smoothing``."""
+    from scipy import sparse
+
     counts = counts.tocoo()
     word = np.asarray(counts.sum(axis=1)).ravel()
     context = np.asarray(counts.sum(axis=0)).ravel() ** smoothing
