@@ -36,10 +36,10 @@ MAX_STEPS_PER_CALL = 128
 # ~1.1 to ~1.5 ms with 64-step calls.
 TRAINING_MAX_STEPS = 64
 # A batch cut to its longest row is cut at a multiple of this many steps instead (the extra steps
-# are padding, read after every row's last word, so no state that is used changes). oneDNN builds
-# and keeps a primitive, with its buffers, for every call shape it meets: length-sorted batches of
-# every length from 1 to 228 met ~200 shapes, and the heap those buffers fragment grew with them
-# (seed training with 64-step calls plus the rest, and scoring, peaked ~40 MB higher).
+# are padding, read after every row's last word, so no state that is used changes). Every new
+# call shape means a new oneDNN primitive and buffers of new sizes, and the C heap fragments with
+# each new size: length-bucketed training met ~64 step counts per call and scoring ~200 before,
+# and peaked ~40 MB higher (seed preset; training now runs 64-step calls plus the rest).
 STEP_MULTIPLE = 8
 
 

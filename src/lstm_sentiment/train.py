@@ -450,8 +450,7 @@ def format_epoch(epoch: int, epochs: int, stats: dict[str, float]) -> str:
 # Checkpoints: safetensors + JSON, written atomically
 
 
-def _optimizer_tensors(optimizer: Optimizer) -> tuple[dict[str, torch.Tensor],
-                                                                   dict[str, Any]]:
+def _optimizer_tensors(optimizer: Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     sd = optimizer.state_dict()
     tensors: dict[str, torch.Tensor] = {}
     scalars: dict[str, dict[str, Any]] = {}
