@@ -67,16 +67,21 @@ def test_chunked_lstm_equals_one_call(monkeypatch: pytest.MonkeyPatch, mask: boo
     ids = torch.randint(1, 100, (4, 300))
     ids[1, 150:] = 0
     monkeypatch.setattr(model_mod, "TRAINING_MAX_STEPS", 10_000)
-    whole = net(ids)
-    whole.sum().backward()
-    grads = [p.grad.clone() for p in net.parameters() if p.requires_grad]
-    net.zero_grad()
+    whole, whole_grads = _logits_and_grads(net, ids)
     monkeypatch.setattr(model_mod, "TRAINING_MAX_STEPS", 37)
-    chunked = net(ids)
-    chunked.sum().backward()
+    chunked, chunked_grads = _logits_and_grads(net, ids)
     torch.testing.assert_close(chunked, whole, atol=1e-5, rtol=0)
-    for p, g in zip([p for p in net.parameters() if p.requires_grad], grads, strict=True):
-        torch.testing.assert_close(p.grad, g, atol=1e-4, rtol=1e-4)
+    for g_chunked, g_whole in zip(chunked_grads, whole_grads, strict=True):
+        torch.testing.assert_close(g_chunked, g_whole, atol=1e-4, rtol=1e-4)
+
+
+def _logits_and_grads(net: torch.nn.Module, ids: torch.Tensor
+                      ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """The logits for ``ids`` and the gradients of their sum, per trainable parameter."""
+    net.zero_grad()
+    logits = net(ids)
+    logits.sum().backward()
+    return logits.detach(), [p.grad.clone() for p in net.parameters() if p.requires_grad]
 
 
 def test_multiclass_head() -> None:
@@ -108,16 +113,12 @@ def test_cutting_batches_at_a_step_multiple_changes_no_number(
     ids = torch.randint(1, 100, (3, 40))
     ids[0, 5:], ids[1, 11:], ids[2, 13:] = 0, 0, 0
     monkeypatch.setattr(model_mod, "STEP_MULTIPLE", 1)
-    exact = net(ids)
-    exact.sum().backward()
-    grads = [p.grad.clone() for p in net.parameters() if p.requires_grad]
-    net.zero_grad()
+    exact, exact_grads = _logits_and_grads(net, ids)
     monkeypatch.setattr(model_mod, "STEP_MULTIPLE", 8)
-    padded = net(ids)
-    padded.sum().backward()
+    padded, padded_grads = _logits_and_grads(net, ids)
     torch.testing.assert_close(padded, exact, atol=1e-6, rtol=0)
-    for p, g in zip([p for p in net.parameters() if p.requires_grad], grads, strict=True):
-        torch.testing.assert_close(p.grad, g, atol=1e-6, rtol=1e-5)
+    for g_padded, g_exact in zip(padded_grads, exact_grads, strict=True):
+        torch.testing.assert_close(g_padded, g_exact, atol=1e-6, rtol=1e-5)
 
 
 def test_training_meets_few_lstm_call_shapes() -> None:
