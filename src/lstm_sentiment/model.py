@@ -308,6 +308,8 @@ class HybridLSTM(nn.Module):
         return self.mix[0] * recurrent + self.mix[1] * ngrams + bias
 
     def trainable_parameters(self) -> int:
+        """Every learned number: the LSTM part's trainable parameters, the n-gram weights (fitted
+        by logistic regression, not by gradient steps) and the three mixing numbers."""
         return sum(p.numel() for p in self.parameters())
 
     def keras_init(self, generator: torch.Generator) -> None:

@@ -95,8 +95,13 @@ def _run(config: RunConfig, out: Path, ctx: Context, *, resume: bool, evaluate_t
 
     network = build(config.model, config.train.seed)
     recurrent = network.recurrent if isinstance(network, HybridLSTM) else network
-    log(f"Model: {config.preset} preset, {network.trainable_parameters():,} trainable parameters"
-        f", LSTM {config.model.lstm}, padding {'masked' if config.model.mask_padding else 'read'}")
+    count = f"{network.trainable_parameters():,} trainable parameters"
+    if isinstance(network, HybridLSTM):
+        count = (f"{recurrent.trainable_parameters():,} trainable parameters in the LSTM part and "
+                 f"{network.trainable_parameters() - recurrent.trainable_parameters():,} "
+                 "fitted apart (n-gram weights, mix)")
+    log(f"Model: {config.preset} preset, {count}, LSTM {config.model.lstm}, "
+        f"padding {'masked' if config.model.mask_padding else 'read'}")
     if config.train.word_vectors and not resume:  # a resumed run loads its trained embedding
         vectors = _word_vectors(config, root, encoder, summary.texts, log)
         with torch.no_grad():
