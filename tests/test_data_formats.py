@@ -41,6 +41,17 @@ def test_csv_tsv_and_jsonl_give_the_same_dataset(tmp_path: Path) -> None:
     assert dict(loaded[0])["great fun"] == 1  # pos sorts after neg
 
 
+def test_default_fields_match_loosely(tmp_path: Path) -> None:
+    # headers written by hand: case and surrounding spaces do not matter when one field matches
+    path = write_csv(tmp_path / "r.csv", ROWS, header=" Review,Sentiment ")
+    ds = data.load(path, "test")
+    assert [e.text for e in ds.examples][:2] == ["great fun", "awful, boring"]
+    assert ds.class_names == ["neg", "pos"]
+    twice = write_csv(tmp_path / "t.csv", ROWS, header="Text,text ,label")
+    with pytest.raises(DataError, match="which field holds the text"):
+        data.load(twice, "test")  # two loose matches and no exact one: ambiguous
+
+
 def test_chosen_fields_and_any_class_names(tmp_path: Path) -> None:
     path = tmp_path / "r.csv"
     path.write_text("id,body,stars\n1,good,five\n2,bad,one\n3,fine,three\n4,meh,one\n")

@@ -185,6 +185,9 @@ def test_text_field_choice(model: SentimentModel, tmp_path: Path) -> None:
 
     one = write_csv(tmp_path / "one.csv", ["comment"], [["great"]])
     assert score_file(model, one, tmp_path / "c.csv").text_field == "comment"
+    # the columns training reads by default are scored by default too
+    sentence = write_csv(tmp_path / "s.csv", ["id", "Sentence"], [["1", "great"]])
+    assert score_file(model, sentence, tmp_path / "d.csv").text_field == "Sentence"
 
 
 def test_missing_text_field_is_one_line_naming_the_fields(model: SentimentModel,
@@ -192,7 +195,8 @@ def test_missing_text_field_is_one_line_naming_the_fields(model: SentimentModel,
     src = write_csv(tmp_path / "in.csv", ["id", "body"], [["1", "great"]])
     with pytest.raises(UserError) as info:
         score_file(model, src, tmp_path / "out.csv")
-    assert "'text' or 'review'" in str(info.value) and "'id', 'body'" in str(info.value)
+    assert "no 'text', 'review', 'sentence', 'content' column" in str(info.value)
+    assert "'id', 'body'" in str(info.value)
     with pytest.raises(UserError, match=r"no column 'nope' \(columns: 'id', 'body'\)"):
         score_file(model, src, tmp_path / "out.csv", text_field="nope")
 

@@ -121,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="model folder")
     p.add_argument("--input", required=True, help="input file, or - for stdin")
     p.add_argument("--output", help="output file (default: stdout); written atomically")
-    p.add_argument("--text-field", help="column/key holding the text (default: text, review)")
+    p.add_argument("--text-field", help="column/key holding the text (default: text, review, "
+                   "sentence or content)")
     p.add_argument("--format", choices=["csv", "tsv", "jsonl", "lines"],
                    help="input format (default: from the file name; stdin: lines)")
     p.add_argument("--output-format", choices=["csv", "tsv", "jsonl"],

@@ -394,16 +394,32 @@ def table_format(path: Path) -> str | None:
     return TABLE_SUFFIXES.get(path.suffix.lower())
 
 
-def _pick(fields: list[str], wanted: str | None, defaults: tuple[str, ...], what: str,
-          path: Path) -> str:
+def find_field(fields: Sequence[str], wanted: str | None,
+               defaults: tuple[str, ...] = TEXT_FIELDS) -> str | None:
+    """The field of a table's header (or a JSON object's keys) to read, or None if there is none:
+    ``wanted`` when given and present; else the first of ``defaults`` present, spelled exactly,
+    then ignoring case and surrounding spaces where that matches a single field (`` Text``).
+    Training (:func:`read_table`) and scoring (``score.py``) pick fields alike through this."""
     if wanted is not None:
-        if wanted not in fields:
-            raise DataError(f"{path} has no {what} field {wanted!r} (fields: "
-                            f"{', '.join(fields) or 'none'})")
-        return wanted
+        return wanted if wanted in fields else None
     for name in defaults:
         if name in fields:
             return name
+    for name in defaults:
+        loose = [f for f in fields if f.strip().lower() == name]
+        if len(loose) == 1:
+            return loose[0]
+    return None
+
+
+def _pick(fields: list[str], wanted: str | None, defaults: tuple[str, ...], what: str,
+          path: Path) -> str:
+    found = find_field(fields, wanted, defaults)
+    if found is not None:
+        return found
+    if wanted is not None:
+        raise DataError(f"{path} has no {what} field {wanted!r} (fields: "
+                        f"{', '.join(fields) or 'none'})")
     flag = "--text-field" if what == "text" else "--label-field"
     raise DataError(f"{path}: which field holds the {what}? none of {', '.join(defaults)} "
                     f"found (fields: {', '.join(fields) or 'none'}); use {flag}")

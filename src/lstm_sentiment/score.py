@@ -31,8 +31,9 @@ Formats
 
 The text field
     ``text_field`` names the column (CSV/TSV) or key (JSON Lines) holding the text. By default it
-    is ``text``, else ``review`` (an exact match first, then one that differs only in case or
-    surrounding spaces), else the only column of a one-column CSV/TSV. For JSON Lines the first
+    is the first of ``text``, ``review``, ``sentence``, ``content`` (as training picks it; an
+    exact match first, then one that differs only in case or surrounding spaces), else the only
+    column of a one-column CSV/TSV. For JSON Lines the first
     valid object decides. A text field that is not in the header (or in that first object) is a
     :class:`UserError` that lists the fields there are. Plain lines have no fields, so giving a
     text field for them is refused (the file probably needs ``fmt``).
@@ -104,7 +105,7 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 
-from . import progress
+from . import data, progress
 from .errors import UserError
 from .fileio import atomic_open
 
@@ -117,7 +118,6 @@ FORMATS = ("csv", "tsv", "jsonl", "lines")  # what ``fmt`` accepts ("ndjson" = "
 OUTPUT_FORMATS = ("csv", "tsv", "jsonl")  # what ``output_fmt`` accepts
 _ALIASES = {"ndjson": "jsonl"}
 _SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-_DEFAULT_FIELDS = ("text", "review")
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = b"\xef\xbb\xbf"
 _STDIO = "-"
@@ -478,21 +478,17 @@ def _listing(names: Sequence[str], limit: int = 20) -> str:
 
 
 def _pick_field(available: list[str], wanted: str | None, what: str, source: str) -> str:
+    """The text's column or key, picked as training picks it (:func:`data.find_field`); a
+    table of one column is that column."""
+    found = data.find_field(available, wanted)
+    if found is not None:
+        return found
     if wanted is not None:
-        if wanted in available:
-            return wanted
         raise UserError(f"{source} has no {what} {wanted!r} ({what}s: {_listing(available)})")
-    for name in _DEFAULT_FIELDS:
-        if name in available:
-            return name
-    for name in _DEFAULT_FIELDS:
-        loose = [a for a in available if a.strip().lower() == name]
-        if len(loose) == 1:
-            return loose[0]
     if what == "column" and len(available) == 1:
         return available[0]
-    raise UserError(f"{source} has no 'text' or 'review' {what}; name the one that holds the "
-                    f"text ({what}s: {_listing(available)})")
+    raise UserError(f"{source} has no {_listing(list(data.TEXT_FIELDS))} {what}; name the one "
+                    f"that holds the text ({what}s: {_listing(available)})")
 
 
 def _check_clash(available: list[str], names: Sequence[str], source: str, what: str) -> None:
