@@ -253,3 +253,24 @@ def test_make_archive_roundtrip(tmp_path: Path) -> None:
     root = data.fetch(str(archive))
     assert sorted(p.name for p in (root / "test" / "neg").iterdir()) == \
         sorted(p.name for p in (base / "test" / "neg").iterdir())
+
+
+def test_training_data_read_file_by_file_equals_read_at_once(tiny_imdb: Path) -> None:
+    # A folder's reviews are read as they are counted and encoded (never all in memory); runs
+    # whose word vectors need the texts read them all first. Both must give the same rows.
+    import torch
+
+    from lstm_sentiment import config as cfg
+    from lstm_sentiment.pipeline import _encode_data
+
+    config = cfg.preset("seed")
+    config.text.max_tokens, config.text.sequence_length = 200, 40
+    lines: list[str] = []
+    lazy = _encode_data(config, tiny_imdb, lines.append)
+    eager = _encode_data(config, tiny_imdb, lines.append, keep_texts=True)
+    assert lazy[0].vocabulary == eager[0].vocabulary
+    for a, b in zip(lazy[1:3], eager[1:3], strict=True):
+        assert torch.equal(a.ids, b.ids) and torch.equal(a.labels, b.labels)
+    assert lazy[3].digests == eager[3].digests and lazy[3].class_names == eager[3].class_names
+    assert lazy[3].texts == [] and len(eager[3].texts) == lazy[3].n_train
+    assert lines[0] == lines[2] and lines[0].startswith("Data: ")

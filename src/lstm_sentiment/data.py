@@ -353,21 +353,28 @@ def read_text(path: Path) -> tuple[str, bool]:
 class TextFiles(Sequence[str]):
     """The texts of files under ``root``, each read from disk when it is accessed.
 
-    For one pass over a large split (encoding the 25,000 test reviews) without holding every
-    text in memory at once; decoded as :func:`load` decodes. Iterating shows a progress bar.
+    For passes over a large split (encoding the 25,000 test reviews; counting, then encoding the
+    training reviews) without holding every text in memory at once; decoded as :func:`load`
+    decodes. Iterating shows a progress bar, and counts the files whose undecodable bytes were
+    replaced in :attr:`replaced_files` (of the last pass).
     """
 
     def __init__(self, root: Path, paths: list[str], description: str = "read") -> None:
         self.root = root
         self.paths = paths
         self.description = description
+        self.replaced_files = 0
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __iter__(self) -> Iterator[str]:
+        replaced = 0
         for rel in progress.track(self.paths, self.description):
-            yield read_text(self.root / rel)[0]
+            text, was_replaced = read_text(self.root / rel)
+            replaced += was_replaced
+            yield text
+        self.replaced_files = replaced
 
     @overload
     def __getitem__(self, index: int) -> str: ...
