@@ -132,3 +132,11 @@ def test_training_meets_few_lstm_call_shapes() -> None:
         ids[:, length:] = 0
         net(ids).sum().backward()
     assert seen <= {8, 16, 24, 32, 40, 48, 56, 64, 36}  # 228 = 3 x 64 + 36
+
+
+def test_row_lengths_counted_in_passes_equal_one_count() -> None:
+    ids = torch.randint(0, 5, (1000, 30), dtype=torch.int16)
+    expected = (ids != 0).sum(dim=1)
+    torch.testing.assert_close(model_mod.row_lengths(ids, rows_per_pass=64), expected)
+    torch.testing.assert_close(model_mod.row_lengths(ids), expected)
+    assert model_mod.row_lengths(ids[:0]).shape == (0,)

@@ -22,7 +22,7 @@ from .artifact import Artifact
 from .config import RunConfig
 from .errors import ArtifactError, UserError
 from .lstm import ReferenceLSTM
-from .model import Network, network_for
+from .model import Network, network_for, row_lengths
 from .text import TextEncoder, id_dtype
 
 LABEL_NAMES = {"neg": "negative", "pos": "positive"}
@@ -186,7 +186,7 @@ class SentimentModel:
     def _logits(self, ids: torch.Tensor, batch_size: int) -> torch.Tensor:
         if len(ids) <= 1:
             return self.network(ids.long())
-        order = torch.argsort((ids != 0).sum(dim=1), descending=True, stable=True)
+        order = torch.argsort(row_lengths(ids), descending=True, stable=True)
         out = torch.cat([self.network(ids[idx].long()) for idx in order.split(batch_size)])
         result = torch.empty_like(out)
         result[order] = out

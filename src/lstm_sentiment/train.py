@@ -35,11 +35,12 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from . import distributed, progress
+from . import distributed, memory, progress
 from .config import TrainConfig
 from .distributed import Context
 from .errors import UserError
 from .fileio import atomic_write_bytes, atomic_write_text
+from .model import row_lengths
 
 
 class KerasRMSprop:
@@ -168,7 +169,7 @@ class Split:
 
     @property
     def lengths(self) -> torch.Tensor:
-        return (self.ids != 0).sum(dim=1)
+        return row_lengths(self.ids)
 
 
 @dataclass
@@ -317,6 +318,7 @@ def fit(model: nn.Module, train: Split, val: Split | None, config: TrainConfig, 
         if checkpoint_dir is not None:  # rank 0 writes, the others wait
             ctx.on_main(partial(save_checkpoint, checkpoint_dir, model, optimizer, epoch + 1,
                                 history, fingerprint))
+        memory.release_free_memory()  # what the epoch's steps left free in the heap
     if ctx.distributed:
         _check_replicas(model, ctx, say)
     return history
