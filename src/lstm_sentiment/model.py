@@ -97,7 +97,7 @@ class SentimentLSTM(nn.Module):
         are those of one embedding and the states read from all steps' outputs.
         """
         steps = ids.shape[1]
-        # calls of 64 steps (128 without gradients) and the rest: few call shapes
+        # calls of TRAINING_MAX_STEPS (without gradients MAX_STEPS_PER_CALL) and the rest
         size = TRAINING_MAX_STEPS if torch.is_grad_enabled() else MAX_STEPS_PER_CALL
         x = self.embedding(ids) if torch.is_grad_enabled() else None
         last_step = None if lengths is None else (lengths - 1).clamp(min=0)
