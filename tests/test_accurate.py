@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from lstm_sentiment import config as cfg
+from lstm_sentiment import model as model_module
 from lstm_sentiment.config import ModelConfig, TrainConfig
 from lstm_sentiment.embeddings import cooccurrence, ppmi_svd
 from lstm_sentiment.errors import UserError
@@ -130,6 +131,30 @@ def test_pooled_lstm_ignores_padding_and_batch_company(pooling: str) -> None:
     batch = net(torch.cat([padded, longer]))
     torch.testing.assert_close(batch[0], alone[0], rtol=1e-5, atol=1e-6)
     assert torch.isfinite(net(torch.zeros(2, 4, dtype=torch.long))).all()  # empty texts
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_pooled_inference_gives_the_training_paths_numbers(
+        bidirectional: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    net = _pooled("max-mean", bidirectional)
+    net.max_steps = 4  # rows of up to 11 words run as several calls
+    rng = np.random.default_rng(5)
+    lengths = [0, 11, 1, 4, 5, 8, 11, 3]
+    ids = torch.zeros(len(lengths), 11, dtype=torch.long)
+    for row, n in enumerate(lengths):
+        ids[row, :n] = torch.from_numpy(rng.integers(2, 30, n))
+    with torch.enable_grad():
+        reference = net(ids)  # with gradients: every state kept, realigned, then pooled
+    calls: list[int] = []
+    original = model_module._run_chunked
+    monkeypatch.setattr(model_module, "_run_chunked",
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    with torch.no_grad():
+        fast = net(ids)
+        alone = net(ids[3:4])  # a batch whose shortest row is long enough to skip the mask
+    assert not calls  # the pooled inference path ran, not the training one
+    torch.testing.assert_close(fast, reference, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(alone, reference[3:4], rtol=1e-5, atol=1e-6)
 
 
 def test_backward_lstm_reads_the_text_reversed() -> None:

@@ -239,6 +239,10 @@ class PooledLSTM(nn.Module):
 
     def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The pooled vector the head reads, [B, width]."""
+        if (self.config.pooling == "max-mean" and self.max_steps is not None
+                and not (self.training or torch.is_grad_enabled()
+                         or torch.jit.is_tracing())):
+            return self._pooled_inference(ids, lengths, self.max_steps)
         steps = ids.shape[1]
         x = self.dropout(self.embedding(ids))
         outs = [_run_chunked(self.lstm, x, self.max_steps)]
@@ -262,6 +266,47 @@ class PooledLSTM(nn.Module):
         if self.lstm_backward is not None:  # the backward LSTM's final state sits at word 0
             last = torch.cat([last, out[:, 0, self.config.hidden_size :]], dim=-1)
         return last * has_words.to(last.dtype)
+
+    def _pooled_inference(self, ids: torch.Tensor, lengths: torch.Tensor,
+                          max_steps: int) -> torch.Tensor:
+        """:meth:`features` for "max-mean" pooling without gradients, in the same numbers (up to
+        the order of the mean's additions) for about a third less time.
+
+        Max and mean over a row's real words do not depend on the words' order, so the backward
+        LSTM's states are pooled as they come, never turned round; the texts are reversed as
+        ids, before the embedding, not as vectors; and each call's states are folded into a
+        running max and sum and let go, so no [B, T, 2H] tensor is ever built.
+        """
+        steps = ids.shape[1]
+        sequences = [(self.lstm, ids)]
+        if self.lstm_backward is not None:
+            sequences.append((self.lstm_backward, ids.gather(1, reverse_index(lengths, steps))))
+        size = _chunk_steps(steps, max_steps)
+        shortest = int(lengths.min()) if len(lengths) else 0
+        tops, sums = [], []
+        for lstm, seq in sequences:
+            state: tuple[torch.Tensor, torch.Tensor] | None = None
+            top: torch.Tensor | None = None
+            total: torch.Tensor | None = None
+            for start in range(0, steps, size):
+                out, state = lstm(self.embedding(seq[:, start : start + size]), state)
+                if start + out.shape[1] > shortest:  # some rows end in this call: mask the rest
+                    place = torch.arange(start, start + out.shape[1], device=ids.device)
+                    pad = (place.unsqueeze(0) >= lengths.unsqueeze(1)).unsqueeze(-1)
+                    part_sum = out.masked_fill(pad, 0.0).sum(dim=1)
+                    part_top = out.masked_fill_(pad, float("-inf")).amax(dim=1)
+                else:
+                    part_sum, part_top = out.sum(dim=1), out.amax(dim=1)
+                total = part_sum if total is None else total.add_(part_sum)
+                top = part_top if top is None else torch.maximum(top, part_top, out=top)
+            if top is None or total is None:
+                raise ValueError("the ids have no steps (shape [B, 0])")
+            tops.append(top)
+            sums.append(total)
+        has_words = (lengths > 0).unsqueeze(1)
+        top = torch.where(has_words, torch.cat(tops, dim=-1), 0.0)  # an empty text: zeros
+        mean = torch.cat(sums, dim=-1) / lengths.clamp(min=1).unsqueeze(1).to(top.dtype)
+        return torch.cat([top, mean], dim=-1)
 
     def trainable_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
