@@ -128,3 +128,29 @@ def test_small_batches_run_on_one_thread_with_the_same_results(tiny_model: Path,
     finally:
         torch.set_num_threads(before)
     np.testing.assert_allclose(alone, together, atol=1e-6, rtol=0)
+
+
+def test_batches_run_side_by_side_in_lanes_with_the_same_numbers(
+        tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    model = SentimentModel.load(tiny_model)
+    ids = model.encode(TEXTS * 10)
+    seen: list[tuple[str, int]] = []
+    forward = model.network.forward
+    monkeypatch.setattr(model.network, "forward", lambda batch: seen.append(
+        (threading.current_thread().name, torch.get_num_threads())) or forward(batch))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one_lane = model.logits(ids, batch_size=4)
+        assert {name for name, _ in seen} == {threading.current_thread().name}
+        seen.clear()
+        torch.set_num_threads(2)
+        lanes = model.logits(ids, batch_size=4)
+        assert torch.get_num_threads() == 2  # the caller's setting is its own
+    finally:
+        torch.set_num_threads(before)
+    assert len(seen) == 10  # every batch once, each on a lane thread with one intra-op thread
+    assert all(name.startswith("lstm-sentiment-lane") and n == 1 for name, n in seen)
+    torch.testing.assert_close(lanes, one_lane, rtol=0, atol=0)

@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +52,28 @@ def _one_thread(active: bool) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+_LANES: dict[int, ThreadPoolExecutor] = {}
+_LANES_LOCK = threading.Lock()
+
+
+def _lanes(count: int) -> ThreadPoolExecutor:
+    """``count`` threads that each run PyTorch on one core, made once and kept.
+
+    On a 2-core Xeon two batches at a time, one per thread with one intra-op thread each,
+    scored 1.1-1.5x as many rows per second as one batch at a time over both cores: the LSTM's
+    steps are too small for two cores to share one without waiting at every step. (Two
+    OpenMP teams side by side, by contrast, slow each other badly, so each lane keeps to one
+    thread.)
+    """
+    with _LANES_LOCK:
+        pool = _LANES.get(count)
+        if pool is None:
+            pool = _LANES[count] = ThreadPoolExecutor(
+                count, thread_name_prefix="lstm-sentiment-lane",
+                initializer=torch.set_num_threads, initargs=(1,))
+        return pool
 
 
 @dataclass
@@ -187,10 +211,27 @@ class SentimentModel:
         if len(ids) <= 1:
             return self.network(ids.long())
         order = torch.argsort(row_lengths(ids), descending=True, stable=True)
-        out = torch.cat([self.network(ids[idx].long()) for idx in order.split(batch_size)])
+        batches = order.split(batch_size)
+        lanes = min(torch.get_num_threads(), len(batches))
+        if lanes > 1:
+            # lane k runs batches k, k + lanes, ...: similar lengths, so similar work
+            outs = _lanes(lanes).map(self._run_batches,
+                                     [(ids, batches[k::lanes]) for k in range(lanes)])
+            parts: list[torch.Tensor] = [torch.empty(0)] * len(batches)
+            for k, lane in enumerate(outs):
+                parts[k::lanes] = lane
+        else:
+            parts = self._run_batches((ids, batches))
+        out = torch.cat(parts)
         result = torch.empty_like(out)
         result[order] = out
         return result
+
+    def _run_batches(self, work: tuple[torch.Tensor, Sequence[torch.Tensor]]
+                     ) -> list[torch.Tensor]:
+        ids, batches = work
+        with torch.inference_mode():  # a lane's thread does not inherit the caller's mode
+            return [self.network(ids[idx].long()) for idx in batches]
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """``[N, C]`` class probabilities, columns in the order of :attr:`labels`."""
