@@ -134,10 +134,13 @@ def _tutorial_words(text: str, limit: int | None = None) -> list[bytes]:
     return clean.split(None, limit)[:limit]  # the rest of the text stays one piece
 
 
-# each mark's UTF-8 bytes and the same with a space either side
-_MARK_SPACING = [(mark, b" " + mark + b" ") for mark in
-                 [bytes([c]) for c in string.punctuation.encode()]
-                 + [m.encode("utf-8") for m in TYPOGRAPHIC_MARKS]]
+# each ASCII mark's byte -> the mark with a space either side; each typographic mark's UTF-8
+# bytes and the same spaced
+_ASCII_SPACED = {c: b" " + bytes([c]) + b" " for c in string.punctuation.encode()}
+_TYPOGRAPHIC_SPACED = [(m.encode("utf-8"), b" " + m.encode("utf-8") + b" ")
+                       for m in TYPOGRAPHIC_MARKS]
+# what deleting leaves only the ASCII marks (and any non-ASCII bytes) of a text
+_NOT_ASCII_MARKS = bytes(c for c in range(128) if c not in _ASCII_SPACED)
 
 
 def _punctuation_words(text: str, limit: int | None = None) -> list[bytes]:
@@ -145,12 +148,20 @@ def _punctuation_words(text: str, limit: int | None = None) -> list[bytes]:
     tutorial's: each mark (one byte, or the whole UTF-8 sequence of a typographic one) gets
     spaces around it, so the split makes it a word of its own. A UTF-8 sequence only ever matches
     at a character's start, and the spaces added are no mark, so the replacements never
-    interfere (and ``bytes.replace`` per mark is about 1.5x faster than one regular expression).
+    interfere and their order does not matter. Only the marks the text has are replaced (one
+    ``translate`` finds the ASCII ones; typographic ones are looked for in non-ASCII texts
+    only): about 2x faster than trying each mark, and ``bytes.replace`` per mark is about 1.5x
+    faster than one regular expression.
     """
     raw = text.encode("utf-8", "surrogatepass").translate(_ASCII_LOWER).replace(b"<br />", b" ")
-    for mark, spaced in _MARK_SPACING:
-        if mark in raw:
-            raw = raw.replace(mark, spaced)
+    for c in set(raw.translate(None, _NOT_ASCII_MARKS)):
+        spaced = _ASCII_SPACED.get(c)
+        if spaced is not None:
+            raw = raw.replace(spaced[1:2], spaced)
+    if not raw.isascii():
+        for mark, spaced in _TYPOGRAPHIC_SPACED:
+            if mark in raw:
+                raw = raw.replace(mark, spaced)
     if limit is None:
         return raw.split()
     return raw.split(None, limit)[:limit]
