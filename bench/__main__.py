@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["seed_accuracy", "peers", "seed_speed", "flops", "scaling", "lstm_speed",
-         "serve_speed", "load"]
+         "serve_speed", "score_parts", "load"]
 NOT_BENCHMARKS = {"__main__", "__init__", "common", "render", "serving"}
 WORKER_PREFIX = "peer_"  # run by peers.py
 

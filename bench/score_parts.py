@@ -1,0 +1,116 @@
+"""Where a review's time goes in batch scoring: reading, tokenizing, the network, writing.
+
+For the seed preset (real vocabulary, untrained weights: the same cost as trained ones) and the
+bundled accurate model, over the official test reviews as a plain-lines file, each part alone:
+
+- read: ``score``'s reader turning the file into rows;
+- encode: the texts to token ids (:meth:`TextEncoder.encode`);
+- network: the ids to probabilities as ``score`` runs it (lanes over every core), and on one
+  thread (:meth:`SentimentModel.probabilities`);
+- write: ``score``'s JSON Lines writer, with the labels and scores already made;
+- score: the whole ``score_file`` call, end to end.
+
+Each part is timed three times and the fastest kept. The sum of the parts run on one core is
+the work a review costs; two cores can at best share it perfectly, so ``cores / work`` bounds
+what any split of it between processes could score per second on this machine. Writes
+bench/results/score_parts.json.
+
+    python bench/score_parts.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from common import default_source, write
+from serving import seed_model
+
+from lstm_sentiment import score
+from lstm_sentiment.predict import SentimentModel
+from lstm_sentiment.text import id_dtype
+
+NAMES = ("label", "score", "error")
+
+
+def fastest(work: Callable[[], Any], repeats: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def read_rows(path: Path) -> list[list[Any]]:
+    with score._open_input(path) as source:
+        reader = score._make_reader("lines", source, None, NAMES)
+        return list(score._chunks(reader.rows(), 2000))
+
+
+def parts(model: SentimentModel, lines: Path, tmp: Path) -> dict[str, float]:
+    chunks = read_rows(lines)
+    texts = [row.text for chunk in chunks for row in chunk]
+    n = len(texts)
+    ids = torch.from_numpy(model.encoder.encode(texts, id_dtype(model.encoder.vocab_size)))
+    predictions = [score._predict(model, score._texts(chunk)) for chunk in chunks]
+
+    def write_all() -> None:
+        writer = score._make_writer("jsonl", io.StringIO(), ["text"], NAMES)
+        for chunk, made in zip(chunks, predictions, strict=True):
+            score._write_chunk(chunk, made, writer)
+
+    def one_thread() -> None:
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            model.probabilities(ids)
+        finally:
+            torch.set_num_threads(before)
+
+    seconds = {
+        "read": fastest(lambda: read_rows(lines)),
+        "encode": fastest(lambda: model.encoder.encode(texts, id_dtype(model.encoder.vocab_size))),
+        "network": fastest(lambda: model.probabilities(ids)),
+        "network_one_thread": fastest(one_thread),
+        "write": fastest(write_all),
+        "score": fastest(lambda: score.score_file(model, lines, tmp / "scored.jsonl"), 2),
+    }
+    us = {f"{k}_us": 1e6 * v / n for k, v in seconds.items()}
+    work = us["read_us"] + us["encode_us"] + us["network_one_thread_us"] + us["write_us"]
+    cores = torch.get_num_threads()
+    return {"reviews": n, **us, "one_core_work_us": work,
+            "score_reviews_per_second": n / seconds["score"],
+            "bound_reviews_per_second": cores * 1e6 / work, "cores": cores}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--source", default=default_source())
+    ap.add_argument("--quick", action="store_true", help="2,000 reviews")
+    args = ap.parse_args()
+    result: dict[str, Any] = {"quick": args.quick}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        seed, reviews = seed_model(args.source, tmp / "seed")
+        reviews = reviews[:2000] if args.quick else reviews
+        lines = tmp / "reviews.txt"
+        lines.write_text("".join(" ".join(r.split()) + "\n" for r in reviews))
+        for name, model in (("seed", seed), ("accurate", SentimentModel.load("bundled"))):
+            result[name] = parts(model, lines, tmp)
+            r = result[name]
+            print(f"{name}: read {r['read_us']:.1f} + encode {r['encode_us']:.1f} + network "
+                  f"{r['network_us']:.1f} (one thread {r['network_one_thread_us']:.1f}) + write "
+                  f"{r['write_us']:.1f} us/review; score {r['score_reviews_per_second']:,.0f}/s;"
+                  f" {r['cores']} cores bound {r['bound_reviews_per_second']:,.0f}/s")
+    write("score_parts" + ("_quick" if args.quick else ""), result)
+
+
+if __name__ == "__main__":
+    main()
