@@ -531,3 +531,63 @@ def test_workers_give_the_same_output(tiny_model: Path, tmp_path: Path) -> None:
     assert [line.rsplit(",", 2)[0] for line in a] == [line.rsplit(",", 2)[0] for line in b]
     with pytest.raises(UserError, match="workers must be at least 1"):
         score_file(model, src, two, workers=0)
+
+
+def test_a_helper_process_scores_chunks_too(tiny_model: Path, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures import wait
+
+    from lstm_sentiment import score
+
+    model = SentimentModel.load(tiny_model)
+    src = tmp_path / "in.txt"
+    src.write_text("".join(f"review {i} {'great fun' if i % 3 else 'awful boring'}\n"
+                           for i in range(60)))
+    here: list[int] = []
+    predict = score._predict
+    monkeypatch.setattr(score, "_predict", lambda m, texts: here.append(1) or predict(m, texts))
+    # wait for the helper to load, so that it surely gets the first chunks
+    monkeypatch.setattr(score, "_helpers_ready", lambda ready: not wait(ready).not_done)
+    summary = score_file(model, src, tmp_path / "two.jsonl", chunk_size=5, workers=2)
+    assert summary.rows == 60 and len(here) < 12  # the helper scored some of the 12 chunks
+    assert score_file(model, src, tmp_path / "one.jsonl", chunk_size=5).rows == 60
+    labels = [[json.loads(line)["label"] for line in (tmp_path / name).read_text().splitlines()]
+              for name in ("one.jsonl", "two.jsonl")]
+    assert labels[0] == labels[1]
+
+
+def test_chunks_are_shared_by_room_and_come_back_in_order(tiny_model: Path) -> None:
+    import threading
+    from concurrent.futures import Executor, Future, ThreadPoolExecutor
+
+    from lstm_sentiment import score
+
+    model = SentimentModel.load(tiny_model)
+    gate = threading.Event()  # the helper finishes nothing until this opens
+    sent: list[int] = []
+
+    class Helper(Executor):
+        def __init__(self) -> None:
+            self.pool = ThreadPoolExecutor(1)
+
+        def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+            texts = args[0]
+            sent.append(int(texts[0].split()[1]))
+            return self.pool.submit(lambda: gate.wait() and score._predict(model, texts))
+
+    chunks = [[score._Row(i, [t], t, None) for i, t in enumerate([f"chunk {c} great fun",
+                                                                     f"chunk {c} awful"])]
+              for c in range(6)]
+    done: Future[None] = Future()
+    done.set_result(None)
+    timer = threading.Timer(0.5, gate.set)
+    timer.start()
+    helper = Helper()
+    try:
+        out = list(score._shared(model, iter(chunks), helper, 1, [done]))
+    finally:
+        gate.set()
+        helper.pool.shutdown()
+    assert sent == [0, 1]  # room for two chunks; the rest were scored here meanwhile
+    assert [chunk for chunk, _ in out] == chunks
+    assert [p for _, p in out] == [score._predict(model, score._texts(c)) for c in chunks]

@@ -131,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=_positive_int, default=2000,
                    help="rows scored at a time (memory stays bounded)")
     p.add_argument("--workers", type=_positive_int, default=1,
-                   help="score in N processes (default 1); output order is kept")
+                   help="score in N processes, this one included (default 1); output "
+                   "order is kept")
 
     p = sub.add_parser("import-keras",
                        help="turn a tutorial model saved by Keras (.keras or .h5) into a folder")
