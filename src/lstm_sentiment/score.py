@@ -646,24 +646,32 @@ def _scorer(model: SentimentModel,
         model.save(Path(tmp))  # helpers load this copy: safetensors + JSON, verified
         ctx = multiprocessing.get_context("spawn")  # torch and tokenizers dislike fork
         before = torch.get_num_threads()
-        torch.set_num_threads(threads)
         try:
             with ProcessPoolExecutor(helpers, mp_context=ctx, initializer=_init_worker,
                                      initargs=(tmp, threads)) as pool:
                 # done once every helper has loaded the model
                 ready = [pool.submit(_worker_ready) for _ in range(helpers)]
-                yield lambda chunks: _shared(model, chunks, pool, helpers, ready)
+                yield lambda chunks: _shared(model, chunks, pool, helpers, ready, threads)
         finally:
             torch.set_num_threads(before)
 
 
 def _shared(model: SentimentModel, chunks: Iterator[list[_Row]], pool: Executor,
-            helpers: int, ready: list[Future[None]]) -> Scored:
-    """:func:`_scorer`'s chunks, shared between this process and ``helpers`` in ``pool``."""
+            helpers: int, ready: list[Future[None]], threads: int | None = None) -> Scored:
+    """:func:`_scorer`'s chunks, shared between this process and ``helpers`` in ``pool``.
+    Until the helpers have loaded, this process scores on all its threads; from then on on
+    ``threads`` (None: as it is)."""
     pending: deque[tuple[list[_Row], Future[Predictions] | Predictions]] = deque()
+    started = False
     for chunk in chunks:
+        if not started and _helpers_ready(ready):
+            started = True
+            if threads is not None:
+                import torch
+
+                torch.set_num_threads(threads)
         sent = sum(isinstance(p, Future) and not p.done() for _, p in pending)
-        if sent < 2 * helpers and _helpers_ready(ready):
+        if started and sent < 2 * helpers:
             pending.append((chunk, pool.submit(_worker_predict, _texts(chunk))))
         else:
             pending.append((chunk, _predict(model, _texts(chunk))))
