@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -134,23 +135,65 @@ def test_batches_run_side_by_side_in_lanes_with_the_same_numbers(
         tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
+    from lstm_sentiment import predict
+
+    monkeypatch.setattr(predict, "MIN_LANE_BATCH", 2)
     model = SentimentModel.load(tiny_model)
     ids = model.encode(TEXTS * 10)
-    seen: list[tuple[str, int]] = []
+    seen: list[tuple[str, int, int]] = []
     forward = model.network.forward
     monkeypatch.setattr(model.network, "forward", lambda batch: seen.append(
-        (threading.current_thread().name, torch.get_num_threads())) or forward(batch))
+        (threading.current_thread().name, torch.get_num_threads(), len(batch)))
+        or forward(batch))
+    caller = threading.current_thread().name
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
         one_lane = model.logits(ids, batch_size=4)
-        assert {name for name, _ in seen} == {threading.current_thread().name}
+        assert {(name, n) for name, _, n in seen} == {(caller, 4)}
         seen.clear()
         torch.set_num_threads(2)
         lanes = model.logits(ids, batch_size=4)
         assert torch.get_num_threads() == 2  # the caller's setting is its own
     finally:
         torch.set_num_threads(before)
-    assert len(seen) == 10  # every batch once, each on a lane thread with one intra-op thread
-    assert all(name.startswith("lstm-sentiment-lane") and n == 1 for name, n in seen)
-    torch.testing.assert_close(lanes, one_lane, rtol=0, atol=0)
+    # 20 batches of 2 rows (the lanes share the batch size), each on one intra-op thread:
+    # half on this thread, half on a lane's
+    assert sorted(n for _, _, n in seen) == [2] * 20 and {t for _, t, _ in seen} == {1}
+    names = [name for name, _, _ in seen]
+    assert names.count(caller) == 10
+    assert all(name.startswith("lstm-sentiment-lane") for name in names if name != caller)
+    torch.testing.assert_close(lanes, one_lane, rtol=0, atol=1e-6)  # other batch shapes
+
+
+_FORKED: dict[str, object] = {}  # what a forked child inherits (nothing is pickled)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_lanes_work_in_a_forked_child(tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing
+
+    from lstm_sentiment import predict
+
+    monkeypatch.setattr(predict, "MIN_LANE_BATCH", 2)
+    model = SentimentModel.load(tiny_model)
+    ids = model.encode(TEXTS * 10)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        expected = model.logits(ids, batch_size=4)  # the parent's lanes now exist
+        _FORKED.update(model=model, ids=ids)
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(1) as pool:  # the child would wait forever on the parent's lanes
+            got = pool.apply_async(_child_logits).get(timeout=60)
+    finally:
+        torch.set_num_threads(before)
+        _FORKED.clear()
+    assert got == expected.tolist()
+
+
+def _child_logits() -> list[float]:
+    model, ids = _FORKED["model"], _FORKED["ids"]
+    assert isinstance(model, SentimentModel) and isinstance(ids, torch.Tensor)
+    torch.set_num_threads(2)
+    return model.logits(ids, batch_size=4).tolist()

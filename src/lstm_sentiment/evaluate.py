@@ -28,12 +28,14 @@ def evaluate(model: SentimentModel, dataset: Dataset) -> dict[str, Any]:
 
 
 def evaluate_ids(model: SentimentModel, subset: str, ids: torch.Tensor, labels: np.ndarray,
-                 class_names: list[str]) -> dict[str, Any]:
-    """:func:`evaluate` on rows already encoded with ``model``'s encoder (any integer dtype)."""
+                 class_names: list[str], *, side_by_side: bool = True) -> dict[str, Any]:
+    """:func:`evaluate` on rows already encoded with ``model``'s encoder (any integer dtype);
+    ``side_by_side`` as for :meth:`SentimentModel.logits`."""
     if len(ids) == 0:
         raise UserError(f"the {subset} split is empty")
     _check_labels(model, class_names)
-    return metrics(model.labels, subset, labels, model.probabilities(ids))
+    return metrics(model.labels, subset, labels,
+                   model.probabilities(ids, side_by_side=side_by_side))
 
 
 def metrics(labels: list[str], subset: str, y: np.ndarray, probs: np.ndarray) -> dict[str, Any]:

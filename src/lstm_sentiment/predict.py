@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,13 @@ from .model import Network, network_for, row_lengths
 from .text import TextEncoder, id_dtype
 
 LABEL_NAMES = {"neg": "negative", "pos": "positive"}
+
+# Batches side by side (see _lanes) share the batch size, but have at least this many rows
+# each. On a 2-core Xeon two lanes of 128 rows ran the seed preset about as fast as two of 256
+# and the accurate preset faster, with 30-90 MB less at the peak; on a 16-core Xeon 16 lanes of
+# 128 rows ran the seed preset at 110k rows/s (64 rows: 59k, 256: 137k) and the accurate
+# preset at 16.9k (64: 15.7k, 256: 14.5k).
+MIN_LANE_BATCH = 128
 
 # Batches of up to this many rows run on one thread: on a 2-core Xeon one review took 0.8 ms on
 # one thread against 1.2 ms on two (the threads meet at every LSTM step), and one thread stayed
@@ -58,12 +66,24 @@ _LANES: dict[int, ThreadPoolExecutor] = {}
 _LANES_LOCK = threading.Lock()
 
 
+def _forget_lanes() -> None:
+    """In a forked child: the lanes' threads stayed in the parent, so make new ones."""
+    global _LANES_LOCK
+    _LANES.clear()
+    _LANES_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_lanes)
+
+
 def _lanes(count: int) -> ThreadPoolExecutor:
-    """``count`` threads that each run PyTorch on one core, made once and kept.
+    """``count`` threads that each run PyTorch on one core, made once and kept: with the
+    calling thread, the lanes that :meth:`SentimentModel.logits` runs batches in side by side.
 
     On a 2-core Xeon two batches at a time, one per thread with one intra-op thread each,
     scored 1.1-1.5x as many rows per second as one batch at a time over both cores; on a
-    16-core Xeon, 16 lanes scored 2.3x as many (seed preset) and 1.55x (accurate preset) as one
+    16-core Xeon, 16 lanes scored 1.7x as many (seed preset) and 1.9x (accurate preset) as one
     batch over 16 threads. The LSTM's steps are too small for several cores to share one
     without waiting at every step. (Two OpenMP teams side by side, by contrast, slow each other
     badly, so each lane keeps to one thread.)
@@ -196,33 +216,44 @@ class SentimentModel:
         return torch.from_numpy(self.encoder.encode(texts))
 
     @torch.inference_mode()
-    def logits(self, ids: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    def logits(self, ids: torch.Tensor, batch_size: int = 256, *,
+               side_by_side: bool = True) -> torch.Tensor:
         """Logits for encoded rows (any integer dtype), in input order (rows are run sorted by
         length).
 
         Rows run ``batch_size`` at a time: on a 2-core Xeon, batches of 256 ran the seed
         network's forward about 1.7x faster than batches of 1,000 (whose activations outgrow
         the caches), and the accurate preset's about 1.4x. Up to :data:`SMALL_BATCH` rows run
-        on one thread (see :func:`_one_thread`).
+        on one thread (see :func:`_one_thread`). With ``side_by_side``, several batches run at
+        once, one per thread (see :func:`_lanes`): faster, for one batch's memory per thread.
         """
         with _one_thread(len(ids) <= SMALL_BATCH):
-            return self._logits(ids, batch_size)
+            return self._logits(ids, batch_size, side_by_side)
 
-    def _logits(self, ids: torch.Tensor, batch_size: int) -> torch.Tensor:
+    def _logits(self, ids: torch.Tensor, batch_size: int, side_by_side: bool) -> torch.Tensor:
         if len(ids) <= 1:
             return self.network(ids.long())
         order = torch.argsort(row_lengths(ids), descending=True, stable=True)
-        batches = order.split(batch_size)
-        lanes = min(torch.get_num_threads(), len(batches))
+        lanes = min(torch.get_num_threads(), -(-len(ids) // batch_size)) if side_by_side else 1
         if lanes > 1:
-            # lane k runs batches k, k + lanes, ...: similar lengths, so similar work
-            outs = _lanes(lanes).map(self._run_batches,
-                                     [(ids, batches[k::lanes]) for k in range(lanes)])
+            # the lanes share the batch size, so as many rows are in flight as without them
+            batches = order.split(max(batch_size // lanes, MIN_LANE_BATCH))
+            lanes = min(lanes, len(batches))
+            # lane k runs batches k, k + lanes, ...: similar lengths, so similar work. This
+            # thread runs lane 0: a thread's first allocations open a C heap of its own, and
+            # the pool's threads' heaps came on top of this one's (~30 MB more at the peak of
+            # scoring 25,000 reviews, seed preset).
+            pool = _lanes(lanes - 1)
+            others = [pool.submit(self._run_batches, (ids, batches[k::lanes]))
+                      for k in range(1, lanes)]
+            with _one_thread(True):
+                first = self._run_batches((ids, batches[0::lanes]))
             parts: list[torch.Tensor] = [torch.empty(0)] * len(batches)
-            for k, lane in enumerate(outs):
-                parts[k::lanes] = lane
+            parts[0::lanes] = first
+            for k, lane in enumerate(others, 1):
+                parts[k::lanes] = lane.result()
         else:
-            parts = self._run_batches((ids, batches))
+            parts = self._run_batches((ids, order.split(batch_size)))
         out = torch.cat(parts)
         result = torch.empty_like(out)
         result[order] = out
@@ -243,9 +274,10 @@ class SentimentModel:
         ids = self.encoder.encode(texts, id_dtype(self.encoder.vocab_size))
         return self.probabilities(torch.from_numpy(ids))
 
-    def probabilities(self, ids: torch.Tensor) -> np.ndarray:
-        """:meth:`predict_proba` for rows already encoded (any integer dtype)."""
-        logits = self.logits(ids)
+    def probabilities(self, ids: torch.Tensor, *, side_by_side: bool = True) -> np.ndarray:
+        """:meth:`predict_proba` for rows already encoded (any integer dtype); ``side_by_side``
+        as for :meth:`logits`."""
+        logits = self.logits(ids, side_by_side=side_by_side)
         if logits.dim() == 1:
             p = torch.sigmoid(logits)
             return torch.stack([1 - p, p], dim=1).numpy()
