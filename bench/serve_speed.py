@@ -57,6 +57,11 @@ def main() -> None:
         lines.write_text("".join(" ".join(r.split()) + "\n" for r in reviews))
         summary = score_file(model, lines, Path(tmp) / "scored.jsonl")
         two = score_file(model, lines, Path(tmp) / "scored2.jsonl", workers=2)
+        # a bigger file, where starting the helper process is a smaller share
+        big = Path(tmp) / "reviews4.txt"
+        big.write_text(lines.read_text() * 4)
+        big_one = score_file(model, big, Path(tmp) / "scored4.jsonl")
+        big_two = score_file(model, big, Path(tmp) / "scored4.jsonl", workers=2)
 
     results = {
         "api_single_review": percentiles(api),
@@ -65,6 +70,9 @@ def main() -> None:
         "score_reviews_per_second": summary.rows_per_second,
         "score_seconds": summary.seconds,
         "score_2_workers_reviews_per_second": two.rows_per_second,
+        "score_big_reviews": big_one.rows,
+        "score_big_reviews_per_second": big_one.rows_per_second,
+        "score_big_2_workers_reviews_per_second": big_two.rows_per_second,
     }
     print(f"Python API single review: p50 {results['api_single_review']['p50_ms']:.2f} ms, "
           f"p99 {results['api_single_review']['p99_ms']:.2f} ms")
@@ -73,6 +81,8 @@ def main() -> None:
     print(f"score: {summary.rows:,} reviews in {summary.seconds:.2f} s = "
           f"{summary.rows_per_second:,.0f} reviews/s (read, tokenize, predict, write); "
           f"with --workers 2: {two.rows_per_second:,.0f} reviews/s")
+    print(f"score: {big_one.rows:,} reviews: {big_one.rows_per_second:,.0f} reviews/s; with "
+          f"--workers 2: {big_two.rows_per_second:,.0f} reviews/s")
     write("serve_speed" + ("_quick" if args.quick else ""), results)
 
 
