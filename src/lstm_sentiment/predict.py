@@ -224,8 +224,9 @@ class SentimentModel:
         Rows run ``batch_size`` at a time: on a 2-core Xeon, batches of 256 ran the seed
         network's forward about 1.7x faster than batches of 1,000 (whose activations outgrow
         the caches), and the accurate preset's about 1.4x. Up to :data:`SMALL_BATCH` rows run
-        on one thread (see :func:`_one_thread`). With ``side_by_side``, several batches run at
-        once, one per thread (see :func:`_lanes`): faster, for one batch's memory per thread.
+        on one thread (see :func:`_one_thread`). With ``side_by_side``, the batches run in lanes,
+        one per thread, sharing the batch size (see :func:`_lanes` and
+        :data:`MIN_LANE_BATCH`): faster, in about the same memory.
         """
         with _one_thread(len(ids) <= SMALL_BATCH):
             return self._logits(ids, batch_size, side_by_side)
