@@ -4,7 +4,8 @@ Trains with ``pipeline.run`` (what ``lstm-sentiment train`` runs: the same split
 per-epoch validation and checkpoints) into a temp folder, then measures the official test
 accuracy (as the run reports it), single-review latency (``SentimentModel.predict`` on one text,
 median of 20 after a warm-up call) and batch throughput (``predict_proba`` on the 25,000 test
-reviews, tokenizing included).
+reviews, tokenizing included). Reports the process's peak RSS after the training run
+(``training_peak_rss_mb``: training and the run's test evaluation) and at the end (scoring too).
 
     python bench/peer_ours.py [--preset seed] [--read-padding] [--epochs 10] [--out result.json]
 """
@@ -60,6 +61,7 @@ def main() -> None:
         t = time.perf_counter()
         model = run(config, Path(tmp) / "model", log=log)
         run_seconds = time.perf_counter() - t
+    training_peak = peak_rss_mb()  # training and the run's own evaluation, before any scoring
     encoded = [float(m.group(1)) for line in lines if (m := _ENCODED.search(line))]
     vocabulary_seconds = encoded[0] if encoded else None
     fit_seconds = float(model.info["training_seconds"])
@@ -96,6 +98,7 @@ def main() -> None:
         "single_review_latency_ms": single_ms,
         "batch_reviews_per_second": len(labels) / batch_seconds,
         "peak_rss_mb_self": peak_rss_mb(),
+        "training_peak_rss_mb": training_peak,
         "versions": {"torch": torch.__version__, "python": sys.version.split()[0]},
         "threads": {"torch": torch.get_num_threads()},
         "parameters": model.info.get("parameters"),

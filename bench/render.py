@@ -218,10 +218,18 @@ def peers_section(r: dict) -> list[str]:
     seed = next((c for c in contenders if c["name"] == "seed"), None)
     if seed is not None:
         target = r.get("target_peak_rss_mb", 400)
-        keras = f"; Keras: {base['peak_rss_mb']:,.0f} MB" if base else ""
-        verdict = "within" if seed["peak_rss_mb"] <= target else "over"
-        lines += ["", f"Peak memory of seed-preset training: {seed['peak_rss_mb']:,.0f} MB RSS, "
-                  f"{verdict} the {target} MB target{keras}."]
+        keras = f"; Keras's worker: {base['peak_rss_mb']:,.0f} MB" if base else ""
+        training = seed.get("training_peak_rss_mb")
+        if training is None:  # a run from before the training peak was recorded apart
+            verdict = "within" if seed["peak_rss_mb"] <= target else "over"
+            lines += ["", f"Peak memory of seed-preset training: {seed['peak_rss_mb']:,.0f} MB "
+                      f"RSS, {verdict} the {target} MB target{keras}."]
+        else:
+            verdict = "within" if training <= target else "over"
+            lines += ["", f"Peak memory of seed-preset training (the training run, its test "
+                      f"evaluation included): {training:,.0f} MB RSS, {verdict} the {target} MB "
+                      f"target. The table's figure is the whole worker's, which then scores "
+                      f"the 25,000 test reviews: {seed['peak_rss_mb']:,.0f} MB{keras}."]
     for name, why in r.get("skipped", {}).items():
         lines += ["", f"Skipped {name}: {why}"]
     return lines
