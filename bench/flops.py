@@ -34,7 +34,7 @@ from lstm_sentiment import data
 from lstm_sentiment.config import ModelConfig, TrainConfig, preset
 from lstm_sentiment.model import build
 from lstm_sentiment.text import TextEncoder
-from lstm_sentiment.train import KerasRMSprop, Split, _epoch_seed, _train_epoch, batches
+from lstm_sentiment.trainer import KerasRMSprop, Split, _epoch_seed, _train_epoch, batches
 
 ELEMENTWISE_PER_STEP = 21  # FLOPs per hidden unit per row per step, forward (see docstring)
 OPTIMIZER_PER_PARAM = 8

@@ -21,7 +21,7 @@ from lstm_sentiment.config import preset
 from lstm_sentiment.model import build
 from lstm_sentiment.predict import SentimentModel
 from lstm_sentiment.text import TextEncoder
-from lstm_sentiment.train import KerasRMSprop, Split, _train_epoch
+from lstm_sentiment.trainer import KerasRMSprop, Split, _train_epoch
 
 
 def main() -> None:

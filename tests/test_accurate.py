@@ -19,7 +19,7 @@ from lstm_sentiment.errors import UserError
 from lstm_sentiment.model import HybridLSTM, PooledLSTM, build, reverse_index
 from lstm_sentiment.ngrams import EMPTY_SLOT, NgramBranch, keys, lookup
 from lstm_sentiment.predict import SentimentModel
-from lstm_sentiment.train import Split, fit_mix, learning_rate_at
+from lstm_sentiment.trainer import Split, fit_mix, learning_rate_at
 
 
 def _distinct(row: torch.Tensor) -> set[int]:

@@ -91,7 +91,7 @@ def test_interrupted_training_resumes(capsys: pytest.CaptureFixture[str], tiny_i
     import importlib
 
     # the module, not the package's train() function of the same name
-    train_mod = importlib.import_module("lstm_sentiment.train")
+    train_mod = importlib.import_module("lstm_sentiment.trainer")
 
     real = train_mod.save_checkpoint
     calls = {"n": 0}

@@ -35,7 +35,7 @@ from lstm_sentiment.errors import UserError
 from lstm_sentiment.model import build
 from lstm_sentiment.pipeline import run
 from lstm_sentiment.predict import SentimentModel
-from lstm_sentiment.train import Split, batches
+from lstm_sentiment.trainer import Split, batches
 
 TINY = {"max_tokens": 50, "sequence_length": 24, "epochs": 2, "batch_size": 16,
         "learning_rate": 0.01}
@@ -150,7 +150,7 @@ WORKER = textwrap.dedent('''
     from lstm_sentiment.distributed import DEBUG_RANK_DIR_ENV, session
     from lstm_sentiment.model import build
     from lstm_sentiment.pipeline import run
-    from lstm_sentiment.train import Split, fit
+    from lstm_sentiment.trainer import Split, fit
 
     source, out, ranks, raw = sys.argv[1:5]
     settings = json.loads(raw)

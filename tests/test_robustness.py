@@ -27,7 +27,7 @@ from lstm_sentiment.cli import main
 from lstm_sentiment.config import ModelConfig, TrainConfig
 from lstm_sentiment.model import build
 from lstm_sentiment.predict import SentimentModel
-from lstm_sentiment.train import Split, fit
+from lstm_sentiment.trainer import Split, fit
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

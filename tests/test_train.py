@@ -11,7 +11,7 @@ import torch
 from lstm_sentiment.config import ModelConfig, TrainConfig
 from lstm_sentiment.errors import UserError
 from lstm_sentiment.model import build
-from lstm_sentiment.train import KerasRMSprop, Split, batches, fit, format_epoch
+from lstm_sentiment.trainer import KerasRMSprop, Split, batches, fit, format_epoch
 
 
 def test_keras_rmsprop_puts_epsilon_inside_the_root() -> None:
@@ -146,7 +146,7 @@ def test_seed_training_loads_no_heavy_module() -> None:
             "import lstm_sentiment.pipeline, lstm_sentiment.cli\n"
             "from lstm_sentiment.config import ModelConfig, TrainConfig\n"
             "from lstm_sentiment.model import build\n"
-            "from lstm_sentiment.train import Split, fit\n"
+            "from lstm_sentiment.trainer import Split, fit\n"
             "ids = torch.randint(1, 50, (16, 12)); y = torch.randint(0, 2, (16,))\n"
             "fit(build(ModelConfig(vocab_size=50), 0), Split(ids, y), Split(ids, y),\n"
             "    TrainConfig(epochs=1, batch_size=8), log=lambda s: None)\n"

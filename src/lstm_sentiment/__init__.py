@@ -3,16 +3,18 @@
 Public API::
 
     from lstm_sentiment import SentimentModel, load, train
-    model = load("runs/seed")                  # a model folder
+    model = load("runs/seed")                  # a model folder, or "bundled"
     model.predict(["The movie was great!"])
+
+Importing the package loads nothing heavy: PyTorch comes in when a model is first used.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 if TYPE_CHECKING:
     from .config import RunConfig
@@ -20,24 +22,19 @@ if TYPE_CHECKING:
 
 __all__ = ["SentimentModel", "__version__", "load", "train"]
 
-# The submodule train.py (the training loop) and the function train() below share a name.
-# Importing a submodule binds it on the package the first time, so bind it now, before the
-# function is defined: `lstm_sentiment.train` then stays the function.
-from . import train as _train_loop  # noqa: F401
-
 
 def load(path: str | Path) -> SentimentModel:
-    """Load a model folder (checksums verified, no code run)."""
+    """Load a model folder (checksums verified, no code run); ``"bundled"`` is the packaged one."""
     from .predict import SentimentModel
 
     return SentimentModel.load(path)
 
 
-def train(config: RunConfig, out: str | Path, **kwargs: object) -> SentimentModel:
+def train(config: RunConfig, out: str | Path, **kwargs: Any) -> SentimentModel:
     """Train per ``config`` and save the model folder to ``out``; see ``pipeline.run``."""
     from .pipeline import run
 
-    return run(config, Path(out), **kwargs)  # type: ignore[arg-type]
+    return run(config, Path(out), **kwargs)
 
 
 def __getattr__(name: str) -> object:
@@ -45,4 +42,4 @@ def __getattr__(name: str) -> object:
         from .predict import SentimentModel
 
         return SentimentModel
-    raise AttributeError(name)
+    raise AttributeError(f"module 'lstm_sentiment' has no attribute {name!r}")

@@ -54,7 +54,7 @@ def _versions() -> dict[str, str]:
     import safetensors
     import tokenizers
 
-    from . import __version__
+    from ._version import __version__
 
     return {"lstm_sentiment": __version__, "torch": torch.__version__,
             "tokenizers": tokenizers.__version__, "safetensors": safetensors.__version__,

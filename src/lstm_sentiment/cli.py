@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import __version__
 from . import config as cfg
+from ._version import __version__
 
 EXIT_USAGE = 2
 

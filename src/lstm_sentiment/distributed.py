@@ -5,7 +5,7 @@ One process is the default and needs none of this module's machinery. Started by
 process group (gloo on CPU, NCCL on CUDA) and hands out a :class:`Context` that tells training
 which rank it is and offers the few collectives it needs.
 
-How the work is shared (see :func:`lstm_sentiment.train.fit`):
+How the work is shared (see :func:`lstm_sentiment.trainer.fit`):
 
 * Every rank computes the same seeded batch plan for an epoch (same data, same seed), exactly the
   plan one process would use. Each batch is then *split*: rank ``r`` of ``N`` takes the rows

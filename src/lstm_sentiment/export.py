@@ -40,7 +40,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import __version__
+from ._version import __version__
 from .errors import UserError
 from .fileio import atomic_write_bytes
 from .model import HybridLSTM, PooledLSTM, SentimentLSTM

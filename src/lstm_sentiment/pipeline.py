@@ -31,7 +31,7 @@ from .evaluate import evaluate_ids
 from .model import HybridLSTM, build
 from .predict import LABEL_NAMES, SentimentModel
 from .text import TextEncoder, id_dtype
-from .train import Split, evaluate_split, fit, fit_mix
+from .trainer import Split, evaluate_split, fit, fit_mix
 
 CHECKPOINT = "checkpoint"
 

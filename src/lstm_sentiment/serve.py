@@ -184,7 +184,7 @@ def _model_info(model: SentimentModel) -> dict[str, Any]:
 
 
 def _version() -> str:
-    from . import __version__
+    from ._version import __version__
 
     return __version__
 
