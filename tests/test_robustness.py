@@ -26,7 +26,7 @@ from lstm_sentiment.artifact import FORMAT_VERSION
 from lstm_sentiment.cli import main
 from lstm_sentiment.config import ModelConfig, TrainConfig
 from lstm_sentiment.model import build
-from lstm_sentiment.predict import SentimentModel
+from lstm_sentiment.predict import NO_KNOWN_WORDS, NO_WORDS, SentimentModel
 from lstm_sentiment.trainer import Split, fit
 
 
@@ -218,18 +218,36 @@ def test_predict_any_text_batch_equals_one_by_one(model: SentimentModel,
     together = model.predict(batch)
     assert len(together) == len(batch)
     for text, pred in zip(batch, together, strict=True):
+        alone = model.predict(text)
+        assert (pred.reason, pred.tokens) == (alone.reason, alone.tokens), text
+        if pred.reason is not None:  # nothing to read: no label, no score
+            assert pred.label is None and pred.score is None
+            continue
         assert 0.0 <= pred.score <= 1.0
         assert pred.label in model.labels
-        alone = model.predict([text])[0]
         assert abs(alone.score - pred.score) <= 1e-6, text
         assert alone.label == pred.label or abs(pred.score - 0.5) <= 1e-6
 
 
-@pytest.mark.parametrize("text", ["", " ", " \t\n\r\x0b\x0c ", "\x00", "<br />" * 3, ".,!?",
-                                  "\u00a0\u3000"])
-def test_predict_empty_and_blank_texts(model: SentimentModel, text: str) -> None:
+@pytest.mark.parametrize(("text", "reason"), [
+    ("", NO_WORDS), (" ", NO_WORDS), (" \t\n\r\x0b\x0c ", NO_WORDS), ("<br />" * 3, NO_WORDS),
+    (".,!?", NO_WORDS),  # the tutorial's standardization drops punctuation
+    ("\x00", NO_KNOWN_WORDS), ("\u00a0\u3000", NO_KNOWN_WORDS),  # one word, not in the vocabulary
+    ("zzzqx qqxzz", NO_KNOWN_WORDS)])
+def test_texts_with_nothing_to_read_get_no_label(model: SentimentModel, text: str,
+                                                 reason: str) -> None:
     (pred,) = model.predict([text])
-    assert 0.0 <= pred.score <= 1.0
+    assert (pred.label, pred.score, pred.reason) == (None, None, reason)
+    assert pred.tokens == len(model.encoder.tokens(text))
+    # the probabilities are still the network's output: its prior alone
+    proba = model.predict_proba([text])
+    assert proba.shape == (1, 2) and abs(float(proba.sum()) - 1.0) < 1e-6
+
+
+def test_one_string_gives_one_prediction(model: SentimentModel) -> None:
+    one = model.predict("A great film")
+    assert one == model.predict(["A great film"])[0]
+    assert one.label in model.labels and one.tokens == 3 and one.reason is None
 
 
 def test_predict_ten_megabytes(model: SentimentModel) -> None:

@@ -296,9 +296,12 @@ def _predict(args: argparse.Namespace) -> int:
             texts = [line.rstrip("\r\n") for line in sys.stdin]
         else:  # decode ourselves: bytes that are not UTF-8 become U+FFFD, as in training data
             texts = [line.decode("utf-8", "replace").rstrip("\r\n") for line in raw]
-    for text, pred in zip(texts, model.predict(texts), strict=True):
+    for number, (text, pred) in enumerate(zip(texts, model.predict(texts), strict=True), 1):
         if args.json:
-            _print_json({"text": text, "label": pred.label, "score": pred.score})
+            _print_json({"text": text, **pred.to_dict()})
+        elif pred.label is None:
+            print(f"-\t-\t{text}")
+            print(f"note: text {number} gets no label: {pred.reason}", file=sys.stderr)
         else:
             print(f"{pred.label}\t{pred.score:.4f}\t{text}")
     return 0

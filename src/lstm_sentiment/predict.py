@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import torch
@@ -24,6 +24,7 @@ from . import artifact
 from .artifact import Artifact
 from .config import RunConfig
 from .errors import ArtifactError, UserError
+from .head import head_for
 from .lstm import ReferenceLSTM
 from .model import Network, network_for, row_lengths
 from .text import TextEncoder, id_dtype
@@ -97,11 +98,33 @@ def _lanes(count: int) -> ThreadPoolExecutor:
         return pool
 
 
+# Why a text gets no label: it gives the model nothing to read.
+NO_WORDS = "the text has no words"
+NO_KNOWN_WORDS = "none of the text's words is in the model's vocabulary"
+
+
 @dataclass
 class Prediction:
-    label: str
-    score: float  # p(positive class) for two classes; p(predicted class) otherwise
+    """One text's label and score; both None when the text has nothing to read (``reason``)."""
+
+    label: str | None
+    score: float | None  # p(positive class) for two classes; p(predicted class) otherwise
     probabilities: dict[str, float] = field(default_factory=dict, repr=False)
+    tokens: int = 0  # how many tokens the model read
+    reason: str | None = None  # why label and score are None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "score": self.score, "tokens": self.tokens,
+                "reason": self.reason}
+
+
+@dataclass
+class Reading:
+    """What :meth:`SentimentModel.read` finds in a batch of texts."""
+
+    probabilities: np.ndarray  # [N, C], columns in the order of the model's labels
+    tokens: np.ndarray  # [N] tokens read
+    reasons: list[str | None]  # why a text gets no label (None: it gets one)
 
 
 @dataclass
@@ -165,6 +188,7 @@ class SentimentModel:
         self.labels = labels
         self.history = history or []
         self.info = info or {}
+        self.head = head_for(len(labels))
 
     # ---------------------------------------------------------------- loading and saving
 
@@ -267,33 +291,57 @@ class SentimentModel:
             return [self.network(ids[idx].long()) for idx in batches]
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """``[N, C]`` class probabilities, columns in the order of :attr:`labels`."""
+        """``[N, C]`` class probabilities, columns in the order of :attr:`labels`.
+
+        Every row holds the network's output, also for a text with nothing to read (no words,
+        or none the vocabulary knows), where it is the model's prior alone; :meth:`predict`
+        gives such texts no label.
+        """
+        return self.read(texts).probabilities
+
+    def read(self, texts: Sequence[str]) -> Reading:
+        """Probabilities, tokens read and the reason for no label, for each of ``texts``."""
         if isinstance(texts, str):
             raise TypeError("predict_proba takes a list of texts, not a single string")
         # compact ids (int16 for the usual vocabularies): rows of 1,000 tokens for 25,000 texts
         # are 50 MB instead of int64's 200 MB, and batches are widened as they run
-        ids = self.encoder.encode(texts, id_dtype(self.encoder.vocab_size))
-        return self.probabilities(torch.from_numpy(ids))
+        ids = torch.from_numpy(self.encoder.encode(texts, id_dtype(self.encoder.vocab_size)))
+        tokens = row_lengths(ids)
+        known = row_lengths(ids > 1)  # id 1 is [UNK]
+        reasons = [None if k else NO_KNOWN_WORDS if n else NO_WORDS
+                   for n, k in zip(tokens.tolist(), known.tolist(), strict=True)]
+        return Reading(self.probabilities(ids), tokens.numpy(), reasons)
 
     def probabilities(self, ids: torch.Tensor, *, side_by_side: bool = True) -> np.ndarray:
         """:meth:`predict_proba` for rows already encoded (any integer dtype); ``side_by_side``
         as for :meth:`logits`."""
-        logits = self.logits(ids, side_by_side=side_by_side)
-        if logits.dim() == 1:
-            p = torch.sigmoid(logits)
-            return torch.stack([1 - p, p], dim=1).numpy()
-        return torch.softmax(logits, dim=-1).numpy()
+        return self.head.probabilities(self.logits(ids, side_by_side=side_by_side)).numpy()
 
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        """A label and score per text."""
-        probs = self.predict_proba(texts)
+    @overload
+    def predict(self, texts: str) -> Prediction: ...
+
+    @overload
+    def predict(self, texts: Sequence[str]) -> list[Prediction]: ...
+
+    def predict(self, texts: str | Sequence[str]) -> Prediction | list[Prediction]:
+        """A label and score per text; one text (a ``str``) gives one :class:`Prediction`.
+
+        A text with no words, or none the vocabulary knows, gets ``label`` and ``score`` None
+        and a ``reason``.
+        """
+        if isinstance(texts, str):
+            return self.predict([texts])[0]
+        reading = self.read(texts)
+        scores = self.head.score(reading.probabilities)
         out = []
-        for row in probs:
-            k = int(row.argmax())
-            score = float(row[1]) if len(row) == 2 else float(row[k])
-            out.append(Prediction(self.labels[k], score,
-                                  {name: float(p) for name, p in zip(self.labels, row,
-                                                                     strict=True)}))
+        for row, score, tokens, reason in zip(reading.probabilities, scores, reading.tokens,
+                                              reading.reasons, strict=True):
+            if reason is not None:
+                out.append(Prediction(None, None, {}, int(tokens), reason))
+                continue
+            out.append(Prediction(self.labels[int(row.argmax())], float(score),
+                                  dict(zip(self.labels, row.tolist(), strict=True)),
+                                  int(tokens)))
         return out
 
     @torch.inference_mode()
@@ -318,11 +366,7 @@ class SentimentModel:
         return Explanation(words, contributions, label, float(full[0, k]), "occlusion")
 
     def _class_scores(self, ids: torch.Tensor) -> torch.Tensor:
-        logits = self.logits(ids)
-        if logits.dim() == 1:
-            p = torch.sigmoid(logits)
-            return torch.stack([1 - p, p], dim=1)
-        return torch.softmax(logits, dim=-1)
+        return self.head.probabilities(self.logits(ids))
 
     @torch.inference_mode()
     def trace(self, text: str) -> GateTrace:
@@ -347,7 +391,7 @@ class SentimentModel:
             input_gate=tr.i[0, :n].numpy(), forget_gate=tr.f[0, :n].numpy(),
             output_gate=tr.o[0, :n].numpy(), candidate=tr.g[0, :n].numpy(),
             cell=tr.c[0, :n].numpy(), hidden=tr.h[0, :n].numpy(),
-            score=self.predict([text])[0].score,
+            score=float(self.head.score(self.predict_proba([text]))[0]),
         )
 
     def __repr__(self) -> str:

@@ -45,8 +45,10 @@ class PredictRequest(BaseModel):
 
 
 class PredictionOut(BaseModel):
-    label: str
-    score: float = Field(description="p(positive) for two classes, else p(label)")
+    label: str | None = Field(description="null when the text has nothing to read (reason)")
+    score: float | None = Field(description="p(positive) for two classes, else p(label)")
+    tokens: int = Field(description="tokens the model read")
+    reason: str | None = Field(description="why label and score are null")
 
 
 class PredictResponse(BaseModel):
@@ -149,7 +151,7 @@ def create_app(model: SentimentModel, *, max_body_bytes: int = MAX_BODY_BYTES) -
     @app.post("/v1/predict", response_model=PredictResponse)
     async def predict(req: PredictRequest) -> dict[str, Any]:
         preds = await in_thread(model.predict, req.texts)
-        return {"predictions": [{"label": p.label, "score": p.score} for p in preds]}
+        return {"predictions": [p.to_dict() for p in preds]}
 
     @app.post("/v1/explain", response_model=ExplainResponse)
     async def explain(req: ExplainRequest) -> dict[str, Any]:
