@@ -355,6 +355,8 @@ def plot_report(report: Report, out: Path, title: str = "") -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     from .fileio import atomic_write_bytes
 
@@ -363,18 +365,24 @@ def plot_report(report: Report, out: Path, title: str = "") -> None:
         raise UserError(f"cannot write {out}: choose a .png, .svg or .pdf file name")
     rows = list(report.capabilities.items())[::-1]  # first capability on top
     colours = {"MFT": "#2563eb", "INV": "#d97706", "DIR": "#059669"}
-    fig, ax = plt.subplots(figsize=(8, 0.38 * len(rows) + 1.4), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(8, 0.38 * len(rows) + 1.8), constrained_layout=True)
     rates = [100 * r["pass_rate"] for _, r in rows]
     ax.barh(range(len(rows)), rates, color=[colours[r["type"]] for _, r in rows])
-    for i, (_, r) in enumerate(rows):
-        ax.text(min(rates[i] + 1, 88), i, f"{rates[i]:.0f}% of {r['n']}", va="center",
-                fontsize=8)
+    for i, (_, r) in enumerate(rows):  # the figure inside a long bar, beside a short one
+        inside = rates[i] > 80
+        ax.text(rates[i] - 1 if inside else rates[i] + 1, i, f"{rates[i]:.0f}% of {r['n']}",
+                va="center", ha="right" if inside else "left", fontsize=8,
+                color="white" if inside else "black")
     ax.set_yticks(range(len(rows)), [f"{name} ({r['type']})" for name, r in rows])
     ax.set_xlim(0, 100)
     ax.set_xlabel("cases passed (%)")
     ax.axvline(100 * report.rate, color="grey", linestyle="--", linewidth=1)
-    ax.set_title(title or f"checklist, {report.half} half: {report.rate:.1%} of "
-                 f"{report.n} cases passed (dashed line)", fontsize=10)
+    handles = [Patch(color=c, label=k) for k, c in colours.items() if k in report.types]
+    handles.append(Line2D([], [], color="grey", linestyle="--", label="overall"))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.09),
+              ncol=len(handles), fontsize=8, frameon=False)
+    head = title or f"checklist, {report.half} half"
+    ax.set_title(f"{head}: {report.rate:.1%} of {report.n} cases passed", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, dpi=120)

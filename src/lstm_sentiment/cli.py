@@ -145,6 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["onnx"], default="onnx", help="only onnx for now")
     p.add_argument("--out", required=True, type=Path, help="file to write (model.onnx)")
 
+    p = sub.add_parser("check", help="behavioural tests (CheckList-style): pass rates per "
+                       "capability")
+    p.add_argument("model", help="model folder, or bundled")
+    p.add_argument("--half", default="dev", choices=["dev", "test", "all"],
+                   help="dev: for choices (default); test: for reporting only; all: both")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--failures", type=_positive_int, metavar="N",
+                   help="show up to N failing examples per capability")
+    p.add_argument("--plot", type=Path, metavar="FILE.png",
+                   help="also draw the pass rates as a bar chart")
+
     p = sub.add_parser("plot", help="training and validation curves as an image")
     p.add_argument("model", help="model folder")
     p.add_argument("--out", type=Path, default=Path("curves.png"), help="image file (.png)")
@@ -187,7 +198,7 @@ def one_line(exc: BaseException) -> str:
 def _dispatch(args: argparse.Namespace) -> int:
     handler = {"data": _data, "train": _train, "evaluate": _evaluate, "predict": _predict,
                "explain": _explain, "serve": _serve, "score": _score, "import-keras": _import_keras,
-               "export": _export, "plot": _plot}[args.command]
+               "export": _export, "plot": _plot, "check": _check}[args.command]
     return handler(args)
 
 
@@ -413,6 +424,21 @@ def _plot(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
     plot_history(model.history, args.out, title=f"{args.model} ({model.config.preset} preset)")
     print(args.out)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from . import checklist
+
+    shown = args.failures or 0
+    report = checklist.check_model(args.model, args.half, failures=max(shown, 3))
+    if args.plot:
+        checklist.plot_report(report, args.plot, title=f"{args.model}, {args.half} half")
+        print(f"bar chart: {args.plot}", file=sys.stderr)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(checklist.format_report(report, failures=shown))
     return 0
 
 
