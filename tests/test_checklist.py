@@ -146,6 +146,7 @@ def test_inv_rule() -> None:
     assert passes(inv, [0.2, 0.4, 0.01])
     assert not passes(inv, [0.7, 0.6, 0.4])
     assert not passes(inv, [0.7, math.nan, 0.7])  # no label fails
+    assert not passes(inv, [0.5, 0.5, 0.5])  # nor does no verdict
 
 
 def test_dir_rule() -> None:
@@ -163,7 +164,8 @@ def test_dir_rule() -> None:
 def test_mft_rule() -> None:
     pos, neg = _case("MFT", "positive", 1), _case("MFT", "negative", 1)
     assert passes(pos, [0.51]) and not passes(pos, [0.5]) and not passes(pos, [math.nan])
-    assert passes(neg, [0.5]) and not passes(neg, [0.9])
+    assert passes(neg, [0.49]) and not passes(neg, [0.9])
+    assert not passes(neg, [0.5])  # exactly 0.5 is no verdict
 
 
 def test_hand_made_scorers_through_the_suite(suite) -> None:

@@ -7,11 +7,12 @@ deterministic: a test whose templates and fillers give more combinations than it
 sample drawn with a fixed seed (its name and half). A case is one of three types:
 
 - **MFT** (minimum functionality test): one text and its expected label. It passes when the
-  scorer's p(positive) is above 0.5 for an expected ``positive``, at or below 0.5 for an expected
-  ``negative``.
+  scorer's p(positive) is above 0.5 for an expected ``positive``, below 0.5 for an expected
+  ``negative``. Exactly 0.5 is no verdict (a lexicon such as VADER scores a text with no
+  sentiment word so) and passes neither.
 - **INV** (invariance): a text and variants of it (another name or number, a typo, other
-  punctuation or case). It passes when every variant gets the label of the first text; whether
-  that label is right is the MFTs' business.
+  punctuation or case). It passes when every variant gets the label of the first text, and that
+  is a label (not 0.5); whether it is the right one is the MFTs' business.
 - **DIR** (directional): a text and the same text with a clearly positive (or negative) sentence
   appended. It passes when p(positive) moves the expected way: strictly up (down), or, where the
   first text is already saturated (p >= 0.99 for up, p <= 0.01 for down), when the second one
@@ -241,14 +242,18 @@ def model_scorer(model: Any) -> Scorer:
     return score
 
 
+def _label(p: float) -> str | None:
+    return "positive" if p > 0.5 else "negative" if p < 0.5 else None
+
+
 def passes(case: Case, p: Sequence[float]) -> bool:
     """Whether a case passes, given p(positive) for each of its texts (see the module doc)."""
     if any(math.isnan(x) for x in p):
         return False
     if case.type == "MFT":
-        return (p[0] > 0.5) == (case.expected == "positive")
+        return _label(p[0]) == case.expected
     if case.type == "INV":
-        return all((x > 0.5) == (p[0] > 0.5) for x in p[1:])
+        return _label(p[0]) is not None and all(_label(x) == _label(p[0]) for x in p[1:])
     before, after = p
     if case.expected == "up":
         return after > before or (before >= 1 - SATURATED and after >= 1 - SATURATED)
