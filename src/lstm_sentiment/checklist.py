@@ -20,6 +20,14 @@ sample drawn with a fixed seed (its name and half). A case is one of three types
 
 A text the scorer gives no label (NaN; for a model, a text with no word it knows) fails its case.
 
+The data. A capability file holds ``capability``, ``type``, ``description``, its own ``lists`` and
+``tests``; a test has a ``name``, ``expect`` (positive/negative, same, up/down), ``max`` and its
+``dev`` and ``test`` templates. A template names word lists in braces: ``{thing}``; ``{thing#2}``
+is a second, different word of the same list; ``|cap``, ``|upper``, ``|lower`` and ``|a`` (a/an
+before it) change the word. An INV test either ``vary``s one list (its first ``variants`` words)
+or names a ``perturb``ation (typos, punctuation, case); a DIR test names the list of sentences to
+``append``.
+
 Halves. Every test's templates and every word list are split into a ``dev`` and a ``test`` half; a
 case takes its template and all its fillers from one half, so no template and no filler of the
 test half appears in a dev case. Tune and choose on ``dev`` (the default everywhere); ``test``
