@@ -166,10 +166,20 @@ def render(result: dict) -> str:
     m = result["machine"]
     quick = (" *Quick run (`--quick`): the seed model had 1 epoch and the peers 2,000 reviews; "
              "not a measurement.*" if result.get("quick") else "")
+    about = []
+    for c in result["contenders"]:
+        if "validation_accuracy" in c:
+            about.append(f"{c['label']}: {c['model']} (validation accuracy "
+                         f"{c['validation_accuracy']:.4f})")
+        elif "n_train" in c:
+            about.append(f"{c['label']}: fitted on {c['n_train']:,} IMDB training reviews")
+        elif "version" in c:
+            about.append(f"{c['label']} {c['version']}: a lexicon, no training")
     lines = ["## Behavioural checklist", "",
              f"Pass rates of `lstm-sentiment check` (CheckList-style behavioural tests, "
              f"[docs/checklist.md](../docs/checklist.md)) per capability, one run "
-             f"({m['cpu']}, {m['cores']} cores, {m['date']}, {result['seconds']:.0f} s). "
+             f"({m['cpu']}, {m['cores']} cores, {m['date']}; {result['seconds']:.0f} s in all, "
+             "training included). " + "; ".join(about) + ". "
              "MFT: the expected label; INV: the label does not change; DIR: p(positive) moves "
              "the expected way. A text a model gives no label (no word it knows) fails its "
              "case; VADER's 0.5 (no sentiment word) is no verdict." + quick, "",
