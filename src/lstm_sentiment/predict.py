@@ -25,8 +25,9 @@ from .artifact import Artifact
 from .config import RunConfig
 from .errors import ArtifactError, UserError
 from .head import head_for
+from .layers import row_lengths
 from .lstm import ReferenceLSTM
-from .model import Network, network_for, row_lengths
+from .model import Network, network_for
 from .text import TextEncoder, id_dtype
 
 LABEL_NAMES = {"neg": "negative", "pos": "positive"}
