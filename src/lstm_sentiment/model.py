@@ -262,8 +262,7 @@ class PooledLSTM(Network):
     def _pooled_inference(self, ids: torch.Tensor, lengths: torch.Tensor,
                           max_steps: int) -> torch.Tensor:
         """:meth:`features` for "max-mean" pooling without gradients, in the same numbers (up to
-        the order of the mean's additions) for less time: the accurate preset's predictions ran
-        ~15 % faster on 2 cores.
+        the order of the mean's additions) for less time.
 
         Max and mean over a row's real words do not depend on the words' order, so the backward
         LSTM's states are pooled as they come, never turned round; the texts are reversed as

@@ -20,7 +20,7 @@ class KerasRMSprop:
 
     It speaks ``torch.optim.Optimizer``'s protocol (``param_groups``, ``step``, ``zero_grad``,
     ``state_dict`` in the same layout) without deriving from it: that class imports
-    ``torch._dynamo`` (and sympy with it) on first use, ~70 MB resident for the rest of the run.
+    ``torch._dynamo`` (and sympy with it) on first use, resident for the rest of the run.
     """
 
     def __init__(self, params: Any, lr: float = 1e-3, rho: float = 0.9,
