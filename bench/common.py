@@ -59,7 +59,8 @@ SHARED_ARCHIVE = ROOT.parent / "shared" / "data" / "aclImdb_v1.tar.gz"
 # accurate and score_parts state them)
 SCORE_TARGETS = {"seed": 30_000, "accurate": 2_000}
 MIN_SPREAD = 5  # fewest values a sd is given for: fewer say little about the spread
-# distributions whose versions a result records when the script has imported them
+# distributions whose versions a result always records, and those it records when imported
+CORE_LIBRARIES = ("torch", "numpy", "tokenizers")
 LIBRARIES = {"numpy": "numpy", "tokenizers": "tokenizers", "torch": "torch",
              "safetensors": "safetensors", "sklearn": "scikit-learn", "scipy": "scipy",
              "onnx": "onnx", "onnxruntime": "onnxruntime", "httpx": "httpx",
@@ -139,14 +140,16 @@ def command_line(argv: Sequence[str] | None = None) -> str:
 
 
 def versions() -> dict[str, str]:
-    """Python's version and those of the libraries this process has imported."""
+    """Python's version, torch's, numpy's and tokenizers', and those of the other libraries
+    this process has imported."""
     found = {"python": platform.python_version()}
     for module, dist in LIBRARIES.items():
-        if module in sys.modules:
+        if module in sys.modules or module in CORE_LIBRARIES:
             try:
                 found[dist] = metadata.version(dist)
             except metadata.PackageNotFoundError:
-                found[dist] = str(getattr(sys.modules[module], "__version__", "unknown"))
+                if module in sys.modules:
+                    found[dist] = str(getattr(sys.modules[module], "__version__", "unknown"))
     if "lstm_sentiment" in sys.modules:
         found["lstm-sentiment"] = str(getattr(sys.modules["lstm_sentiment"], "__version__", "?"))
     return found
