@@ -69,8 +69,16 @@ LIBRARIES = {"numpy": "numpy", "tokenizers": "tokenizers", "torch": "torch",
 
 
 def default_source() -> str:
-    """The dataset the benchmarks use: $LSTM_SENTIMENT_SOURCE, else ../shared's archive."""
-    return os.environ.get("LSTM_SENTIMENT_SOURCE", str(SHARED_ARCHIVE))
+    """The dataset the benchmarks use: $LSTM_SENTIMENT_SOURCE, else ../shared's archive (beside
+    this checkout, or beside the main checkout when this is a git worktree)."""
+    if os.environ.get("LSTM_SENTIMENT_SOURCE"):
+        return os.environ["LSTM_SENTIMENT_SOURCE"]
+    common_dir = _git("rev-parse", "--path-format=absolute", "--git-common-dir")
+    if not SHARED_ARCHIVE.exists() and common_dir:
+        beside_main = Path(common_dir).parents[1] / "shared" / "data" / SHARED_ARCHIVE.name
+        if beside_main.exists():
+            return str(beside_main)
+    return str(SHARED_ARCHIVE)
 
 
 def cpu_model() -> str:

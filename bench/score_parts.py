@@ -143,7 +143,8 @@ def render(r: dict[str, Any]) -> str:
     short = [n for n in presets
              if not met(r[n]["bound_reviews_per_second"], SCORE_TARGETS[n], higher_is_better=True)]
     if short:
-        lines += ["", f"The {' and '.join(short)} target lies above the bound on this machine: "
+        lines += ["", f"The {' and '.join(short)} target{' lies' if len(short) == 1 else 's lie'} "
+                  "above the bound on this machine: "
                   "no split of the same work over its cores reaches it; only less work per "
                   "review (or more cores) can."]
     return "\n".join(lines)
