@@ -4,10 +4,12 @@ without running any benchmark."""
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import statistics
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -141,7 +143,7 @@ def test_src_hash_sees_every_source_change_and_ignores_caches(tmp_path: Path) ->
     assert common.src_hash(tmp_path) != changed
 
 
-def _fake_load_result(src_hash: str | None) -> dict:
+def _fake_load_result(src_hash: str | None) -> dict[str, object]:
     result = {"machine": {"cpu": "Test CPU", "cores": 2, "date": "2026-01-01T00:00:00+00:00"},
               "mode": "load", "clients": 1, "requests": 10, "errors": 0, "seconds": 1.0,
               "requests_per_second": 10.0, "latency": {"p50_ms": 1.0, "p99_ms": 2.0},
@@ -207,3 +209,25 @@ def test_spread_gives_mean_and_sd_of_five_or_more() -> None:
     text = common.spread(values)
     assert text.startswith(f"{statistics.fmean(values):.4f} ± {statistics.stdev(values):.4f}")
     assert "5 seeds" in text
+
+
+def _bench_main() -> ModuleType:  # bench/__main__.py, loaded under another name
+    spec = importlib.util.spec_from_file_location("bench_main", BENCH / "__main__.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_python_m_bench_refuses_a_dirty_src(monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    module = _bench_main()
+    monkeypatch.setattr(common, "provenance", lambda: {"src_dirty": True, "commit": "c",
+                                                       "src_hash": "h"})
+    ran: list[object] = []
+    monkeypatch.setattr(module.subprocess, "call", lambda *a, **k: ran.append(a) or 0)
+    assert module.main(["--only", "lstm_speed", "--no-render"]) == 2
+    assert not ran and "uncommitted changes" in capsys.readouterr().err
+    monkeypatch.setattr(common, "src_hash", lambda: "h")
+    assert module.main(["--only", "lstm_speed", "--no-render", "--allow-dirty"]) == 0
+    assert len(ran) == 1
