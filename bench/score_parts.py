@@ -29,13 +29,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import default_source, write
+from common import SCORE_TARGETS, default_source, met, target, write
 from serving import seed_model
 
 from lstm_sentiment import score
 from lstm_sentiment.predict import SentimentModel
 from lstm_sentiment.text import id_dtype
 
+TITLE = "Batch scoring speed"
+ORDER = 65
 NAMES = ("label", "score", "error")
 
 
@@ -110,6 +112,42 @@ def main() -> None:
                   f"{r['write_us']:.1f} us/review; score {r['score_reviews_per_second']:,.0f}/s;"
                   f" {r['cores']} cores bound {r['bound_reviews_per_second']:,.0f}/s")
     write("score_parts" + ("_quick" if args.quick else ""), result)
+
+
+def render(r: dict[str, Any]) -> str:
+    presets = [n for n in ("seed", "accurate") if n in r]
+    cores = r[presets[0]]["cores"]
+    lines = ["One review's share of each part (official test reviews as plain lines, JSON Lines "
+             "out; microseconds per review, fastest of three):", "",
+             "| preset | read | encode | network | network, one thread | write | "
+             f"one core's work | `score` reviews/s | bound on {cores} cores |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name in presets:
+        p = r[name]
+        lines.append(f"| {name} | {p['read_us']:.1f} | {p['encode_us']:.1f} | "
+                     f"{p['network_us']:.1f} | {p['network_one_thread_us']:.1f} | "
+                     f"{p['write_us']:.1f} | {p['one_core_work_us']:.1f} | "
+                     f"{p['score_reviews_per_second']:,.0f} | "
+                     f"{p['bound_reviews_per_second']:,.0f} |")
+    lines += ["", "*One core's work* is read + encode + network on one thread + write. However "
+              "the parts were spread over processes, the cores could not score more than cores / "
+              "work reviews per second: the *bound*. Reading, encoding and writing are Python "
+              "and hold the interpreter's lock, so within one process they take turns with the "
+              "network; `score` runs the network's batches side by side, one per core.", ""]
+    for name in presets:
+        p, goal = r[name], SCORE_TARGETS[name]
+        lines.append(f"- {name}: `score` "
+                     + target(p["score_reviews_per_second"], goal, higher_is_better=True,
+                              unit="reviews/s")
+                     + f"; bound {p['bound_reviews_per_second']:,.0f} reviews/s.")
+    short = [n for n in presets
+             if not met(r[n]["bound_reviews_per_second"], SCORE_TARGETS[n], higher_is_better=True)]
+    if short:
+        lines += ["", f"The {' and '.join(short)} target{' lies' if len(short) == 1 else 's lie'} "
+                  "above the bound on this machine: "
+                  "no split of the same work over its cores reaches it; only less work per "
+                  "review (or more cores) can."]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

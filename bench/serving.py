@@ -16,6 +16,8 @@ from lstm_sentiment.model import build
 from lstm_sentiment.predict import SentimentModel
 from lstm_sentiment.text import TextEncoder
 
+BENCHMARK = False  # a helper of the serving benchmarks
+
 
 def seed_model(source: str, folder: Path) -> tuple[SentimentModel, list[str]]:
     """A seed-preset model (real vocabulary, untrained weights: the same cost as a trained
