@@ -45,8 +45,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lstm_sentiment.config import RunConfig
+    from lstm_sentiment.split import Split
     from lstm_sentiment.text import TextEncoder
-    from lstm_sentiment.trainer import Split
 
 BENCHMARK = False
 ROOT = Path(__file__).resolve().parents[1]
@@ -301,8 +301,8 @@ def seed_split(source: str, *, size: int | None = None, sequence_length: int | N
 
     from lstm_sentiment import data
     from lstm_sentiment.config import preset
+    from lstm_sentiment.split import Split
     from lstm_sentiment.text import TextEncoder, id_dtype
-    from lstm_sentiment.trainer import Split
 
     if source not in _LOADED:
         root = data.fetch(source)
@@ -318,6 +318,7 @@ def seed_split(source: str, *, size: int | None = None, sequence_length: int | N
     encoder, ids = TextEncoder.build(texts, config.text, dtype)
     seconds = time.perf_counter() - t0
     config.model.vocab_size = encoder.vocab_size
+    config.model.num_classes = len(train.class_names)
     return SeedSplit(
         config, encoder,
         Split(torch.from_numpy(ids), torch.from_numpy(train.labels[: len(texts)]).long()),

@@ -3,11 +3,12 @@
 For the seed preset (real vocabulary, untrained weights: the same cost as trained ones) and the
 bundled accurate model, over the official test reviews as a plain-lines file, each part alone:
 
-- read: ``score``'s reader turning the file into rows;
+- read: the table reader (:mod:`lstm_sentiment.tables`) turning the file into rows;
 - encode: the texts to token ids (:meth:`TextEncoder.encode`);
 - network: the ids to probabilities as ``score`` runs it (lanes over every core), and on one
   thread (:meth:`SentimentModel.probabilities`);
-- write: ``score``'s JSON Lines writer, with the labels and scores already made;
+- write: the JSON Lines writer (:class:`lstm_sentiment.tables.Writer`), with the labels and
+  scores already made;
 - score: the whole ``score_file`` call, end to end.
 
 Each part is timed three times and the fastest kept. The sum of the parts run on one core is
@@ -32,7 +33,7 @@ import torch
 from common import SCORE_TARGETS, default_source, met, target, write
 from serving import seed_model
 
-from lstm_sentiment import score
+from lstm_sentiment import score, streams, tables
 from lstm_sentiment.predict import SentimentModel
 from lstm_sentiment.text import id_dtype
 
@@ -50,23 +51,23 @@ def fastest(work: Callable[[], Any], repeats: int = 3) -> float:
     return best
 
 
-def read_rows(path: Path) -> list[list[Any]]:
-    with score._open_input(path) as source:
-        reader = score._make_reader("lines", source, None, NAMES)
-        return list(score._chunks(reader.rows(), 2000))
+def read_rows(path: Path) -> list[list[tables.Row]]:
+    with streams.open_input(path) as source:
+        rows = list(tables.read(source, "lines", reserved=NAMES).rows())
+    return [rows[i : i + 2000] for i in range(0, len(rows), 2000)]
 
 
 def parts(model: SentimentModel, lines: Path, tmp: Path) -> dict[str, float]:
     chunks = read_rows(lines)
-    texts = [row.text for chunk in chunks for row in chunk]
+    texts = [row.text or "" for chunk in chunks for row in chunk]
     n = len(texts)
     ids = torch.from_numpy(model.encoder.encode(texts, id_dtype(model.encoder.vocab_size)))
-    predictions = [score._predict(model, score._texts(chunk)) for chunk in chunks]
+    made = [score.predictions(model, [row.text for row in chunk]) for chunk in chunks]
 
     def write_all() -> None:
-        writer = score._make_writer("jsonl", io.StringIO(), ["text"], NAMES)
-        for chunk, made in zip(chunks, predictions, strict=True):
-            score._write_chunk(chunk, made, writer)
+        writer = tables.Writer("jsonl", io.BytesIO(), ["text"], NAMES)
+        for chunk, (labels, scores, reasons) in zip(chunks, made, strict=True):
+            writer.write(chunk, labels, scores, reasons)
 
     def one_thread() -> None:
         before = torch.get_num_threads()

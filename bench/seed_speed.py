@@ -22,7 +22,8 @@ from common import default_source, seed_split, write
 
 from lstm_sentiment.model import build
 from lstm_sentiment.predict import SentimentModel
-from lstm_sentiment.trainer import Split, fit
+from lstm_sentiment.split import Split
+from lstm_sentiment.trainer import fit
 
 TITLE = "Seed preset speed"
 ORDER = 40

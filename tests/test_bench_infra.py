@@ -21,11 +21,7 @@ import render  # noqa: E402
 
 # bench/seed_accuracy.py is being reworked on its own branch, which gives it render()
 AWAITING_RENDER = {"seed_accuracy"}
-# private names of lstm_sentiment.score that score_parts.py still reads, until its readers and
-# writers are public (lstm_sentiment.tables); nothing may be added here
-PENDING_PRIVATE = {"score_parts.py": {"score._open_input", "score._make_reader", "score._chunks",
-                                      "score._predict", "score._texts", "score._make_writer",
-                                      "score._write_chunk"}}
+PENDING_PRIVATE: dict[str, set[str]] = {}  # nothing may be added here
 
 
 def _scripts() -> list[Path]:
