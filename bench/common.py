@@ -317,8 +317,7 @@ def seed_split(source: str, *, size: int | None = None, sequence_length: int | N
     t0 = time.perf_counter()
     encoder, ids = TextEncoder.build(texts, config.text, dtype)
     seconds = time.perf_counter() - t0
-    config.model.vocab_size = encoder.vocab_size
-    config.model.num_classes = len(train.class_names)
+    config = config.derived(vocab_size=encoder.vocab_size, num_classes=len(train.class_names))
     return SeedSplit(
         config, encoder,
         Split(torch.from_numpy(ids), torch.from_numpy(train.labels[: len(texts)]).long()),

@@ -102,6 +102,7 @@ def main() -> None:
     import onnxruntime as ort
 
     config = preset("seed")
+    config = config.derived(vocab_size=config.text.max_tokens, num_classes=2)
     _, ids_np, inputs = reviews(config, N_REVIEWS)
     ids = torch.from_numpy(ids_np)
     lengths = (ids_np != 0).sum(axis=1)

@@ -7,7 +7,7 @@ travel with the weights, so a folder alone reproduces the exact predictions.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 from .errors import UserError
@@ -94,6 +94,11 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def derived(self, *, vocab_size: int, num_classes: int) -> RunConfig:
+        """A copy with the fields the data decides filled in (the preset leaves them None)."""
+        return replace(self, model=replace(self.model, vocab_size=vocab_size,
+                                           num_classes=num_classes))
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> RunConfig:

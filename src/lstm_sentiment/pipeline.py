@@ -166,13 +166,12 @@ def derive(config: RunConfig, prepared: Prepared) -> RunConfig:
     """A copy of ``config`` with the fields the data decides filled in (minGPT's pattern:
     ``vocab_size`` stays None in a preset until the vocabulary exists), and its sources as
     the portable names the model folder records."""
-    model = dataclasses.replace(config.model, vocab_size=prepared.encoder.vocab_size,
-                                num_classes=len(prepared.class_names))
     test = prepared.provenance["test_source"]
     sources = dataclasses.replace(
         config.data, source=prepared.provenance["source"].get("url")
         or prepared.provenance["source"]["name"], test_source=test and test["name"])
-    return dataclasses.replace(config, model=model, data=sources)
+    return dataclasses.replace(config, data=sources).derived(
+        vocab_size=prepared.encoder.vocab_size, num_classes=len(prepared.class_names))
 
 
 # ------------------------------------------------------------------------------ 2. network
