@@ -22,6 +22,10 @@ from common import default_source, preset_settings, write
 from lstm_sentiment import config as cfg
 from lstm_sentiment.pipeline import run
 
+TITLE = "Accurate preset: ablations"
+ORDER = 25
+DOCS = ("docs/accurate.md",)
+
 # name -> (what changes, {section.key: value})
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "preset": ("the accurate preset as shipped", {}),
@@ -87,6 +91,28 @@ def main() -> None:
     write("ablations" + ("_quick" if args.quick else ""),
           {"quick": args.quick, "threads": args.threads, "rows": rows,
            "preset_config": preset_settings("accurate")})
+
+
+def render(r: dict[str, Any]) -> str:
+    threads = (f"{r['threads']} thread{'s' if r['threads'] > 1 else ''}" if r.get("threads")
+               else "all cores")
+    lines = ["Ablations of the accurate preset, one change at a time, one run each (seed 1), "
+             f"validation split only, {threads}:", "",
+             "| variant | change | validation accuracy | LSTM alone | n-grams alone | "
+             "wall time (s) |", "|---|---|---|---|---|---|"]
+
+    def cell(v: float | None) -> str:
+        return "–" if v is None else f"{v:.4f}"
+
+    for row in r["rows"]:
+        lines.append(f"| {row['name']} | {row['change']} | {row['validation_accuracy']:.4f} | "
+                     f"{cell(row['lstm_validation_accuracy'])} | "
+                     f"{cell(row['ngrams_validation_accuracy'])} | {row['seconds']:.0f} |")
+    if r.get("preset_config") != preset_settings("accurate"):
+        lines += ["", "The preset has changed since this table was measured (or the run recorded "
+                  "no settings): its `preset` row is the preset as it was then. Rerun "
+                  "`python bench/ablations.py` for current figures."]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

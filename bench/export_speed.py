@@ -15,7 +15,7 @@ rows with IMDB-like lengths. Both padding modes are timed:
 The cases take turns call by call, so a busy spell on the machine slows all of them alike;
 ONNX Runtime gets the same number of threads as PyTorch, with its idle threads not spinning.
 
-Writes bench/results/export_speed.json.
+Writes bench/results/export_speed.json (``export_speed_quick.json`` with ``--quick``).
 
     python bench/export_speed.py [--threads 2] [--repeats 7] [--quick]
 """
@@ -41,6 +41,8 @@ from lstm_sentiment.model import build
 from lstm_sentiment.predict import SentimentModel
 from lstm_sentiment.text import TextEncoder
 
+TITLE = "ONNX Runtime against PyTorch"
+ORDER = 70
 N_REVIEWS = 1000
 CHUNK = 100  # rows per ONNX call when feeding length-sorted, cut batches
 
@@ -81,7 +83,7 @@ def interleaved(cases: dict[str, Callable[[], object]], repeats: int) -> dict[st
     return out
 
 
-def summary(seconds: list[float]) -> dict[str, float]:
+def percentiles(seconds: list[float]) -> dict[str, float]:
     ordered = sorted(seconds)
     return {"p50_ms": 1e3 * statistics.median(ordered),
             "p99_ms": 1e3 * ordered[max(int(0.99 * len(ordered)) - 1, 0)]}
@@ -100,6 +102,7 @@ def main() -> None:
     import onnxruntime as ort
 
     config = preset("seed")
+    config = config.derived(vocab_size=config.text.max_tokens, num_classes=2)
     _, ids_np, inputs = reviews(config, N_REVIEWS)
     ids = torch.from_numpy(ids_np)
     lengths = (ids_np != 0).sum(axis=1)
@@ -155,7 +158,7 @@ def main() -> None:
             lat = interleaved(single, args.latency_runs)
             thr = interleaved(batch, args.repeats)
             r: dict[str, Any] = {
-                "single_review": {k: summary(v) for k, v in lat.items()},
+                "single_review": {k: percentiles(v) for k, v in lat.items()},
                 "batch_1000_reviews_per_second": {k: N_REVIEWS / statistics.median(v)
                                                   for k, v in thr.items()},
             }
@@ -165,7 +168,34 @@ def main() -> None:
             print(f"{'':>6}  1,000 reviews: " + ", ".join(
                 f"{k} {v:,.0f}/s" for k, v in r["batch_1000_reviews_per_second"].items()))
     results["load_average_after"] = os.getloadavg()[0]
-    write("export_speed", results)
+    write("export_speed" + ("_quick" if args.quick else ""), results)
+
+
+# (row label, single-review case, 1,000-review case)
+CASES = [("PyTorch (`SentimentModel.logits`; one review: the network)", "torch", "torch"),
+         ("ONNX Runtime, rows padded to 228", "onnxruntime_padded", "onnxruntime_padded"),
+         ("ONNX Runtime, rows cut (length-sorted batches of 100)", "onnxruntime_cut",
+          "onnxruntime_sorted_cut")]
+
+
+def render(r: dict[str, Any]) -> str:
+    lines = [f"A seed-shaped model (random weights), {r['threads']} threads for both, "
+             f"{r['reviews']:,} {r['inputs']}; the cases take turns call by call. Single "
+             f"review: a median-length one ({r['single_review_tokens']} tokens).", "",
+             "| LSTM padding | case | single review p50 (ms) | p99 (ms) | 1,000 reviews, "
+             "reviews/s |", "|---|---|---|---|---|"]
+    for mode in ("masked", "read"):
+        if mode not in r:
+            continue
+        single, batch = r[mode]["single_review"], r[mode]["batch_1000_reviews_per_second"]
+        for label, one, many in CASES:
+            if one not in single and many not in batch:
+                continue
+            times = single.get(one)
+            lines.append(f"| {mode} | {label} | "
+                         + (f"{times['p50_ms']:.3f} | {times['p99_ms']:.3f}" if times else "– | –")
+                         + (f" | {batch[many]:,.0f} |" if many in batch else " | – |"))
+    return "\n".join(lines)
 
 
 def _null_encoder(config: Any) -> TextEncoder:

@@ -11,8 +11,11 @@ H = 32 hidden units and P trainable parameters:
 - backward: 2x the forward (gradients for inputs and for weights); embedding backward: B·T·I adds;
 - optimizer (RMSprop): about 8·P per step.
 
-Achieved = FLOPs per epoch / measured seconds per training epoch (no validation; the median
-of ``--epochs`` timed epochs after one untimed one). Peak = the best
+Achieved = FLOPs per epoch / measured seconds per training epoch (``trainer.fit`` with no
+validation; the median of ``--epochs`` timed epochs after one untimed one). An epoch's batch plan,
+and so its step count, depends on its shuffle; FLOPs per epoch are the mean over ``--epochs``
+plans drawn with ``trainer.batches`` as training draws them (plans differ by about 0.03 % in
+steps). Peak = the best
 of a few big square float32 ``torch.matmul`` (n = 4096) at the same thread count; for scale, also
 the matmul throughput at the recurrent step's own small shape ([B, H] x [H, 4H]). Writes
 bench/results/flops.json (``flops_quick.json`` with ``--quick``).
@@ -23,31 +26,35 @@ bench/results/flops.json (``flops_quick.json`` with ``--quick``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 from typing import Any
 
 import torch
-from common import default_source, write
+from common import default_source, seed_split, write
 
-from lstm_sentiment import data
-from lstm_sentiment.config import ModelConfig, TrainConfig, preset
+from lstm_sentiment.config import ModelConfig, TrainConfig
 from lstm_sentiment.model import build
-from lstm_sentiment.text import TextEncoder
-from lstm_sentiment.trainer import KerasRMSprop, Split, _epoch_seed, _train_epoch, batches
+from lstm_sentiment.split import Split
+from lstm_sentiment.trainer import batches, epoch_seed, fit
 
+TITLE = "GFLOP/s against the machine's peak"
+ORDER = 45
 ELEMENTWISE_PER_STEP = 21  # FLOPs per hidden unit per row per step, forward (see docstring)
 OPTIMIZER_PER_PARAM = 8
 
 
 def epoch_flops(split: Split, model: ModelConfig, train: TrainConfig, params: int,
-                masked: bool, epoch: int = 0) -> dict[str, float]:
-    """FLOPs of one training epoch, split into matmul and everything else."""
+                masked: bool, plan_seed: int = 0) -> dict[str, float]:
+    """FLOPs of one training epoch (its batch plan drawn with ``plan_seed``), split into matmul
+    and everything else."""
     B_T = 0  # sum over batches of rows x steps
     n_batches = 0
     lengths = split.lengths
     steps_full = split.ids.shape[1]
-    plan = batches(split, train.batch_size, _epoch_seed(train.seed, epoch), masked)
+    # training buckets lengths only when the model cuts batches (masked padding)
+    plan = batches(split, train.batch_size, plan_seed, masked and train.bucket_by_length)
     for idx in plan:
         steps = max(int(lengths[idx].max()), 1) if masked else steps_full
         B_T += len(idx) * steps
@@ -99,11 +106,8 @@ def main() -> None:
     if args.quick:
         args.epochs, args.size = 1, 2048
 
-    config = preset("seed")
-    train = data.load(data.fetch(args.source), "train")
-    texts = train.texts[:5000] if args.quick else train.texts
-    _, ids = TextEncoder.build(texts, config.text)
-    split = Split(torch.from_numpy(ids), torch.from_numpy(train.labels[: len(texts)]))
+    data = seed_split(args.source, size=5000 if args.quick else None)
+    config, split, texts = data.config, data.train, data.texts
 
     budget = 1.0 if args.quick else 3.0
     peak = matmul_gflops(args.size, args.size, args.size, budget)
@@ -123,22 +127,17 @@ def main() -> None:
         config.model.mask_padding = mode == "masked"
         net = build(config.model, seed=1)
         params = net.trainable_parameters()
-        opt = KerasRMSprop([p for p in net.parameters() if p.requires_grad])
         # one untimed epoch first: the first pass over each batch shape is slower
-        _train_epoch(net, opt, split, config.train, 0)
-        times = []
-        for epoch in range(args.epochs):
-            t = time.perf_counter()
-            _train_epoch(net, opt, split, config.train, epoch)
-            times.append(time.perf_counter() - t)
-        # FLOPs of the epochs timed (the batch plan, and so the step counts, varies by epoch)
-        flops = [epoch_flops(split, config.model, config.train, params, mode == "masked", e)
-                 for e in range(args.epochs)]
+        history = fit(net, split, None, dataclasses.replace(config.train, epochs=args.epochs + 1),
+                      log=lambda line, tag=mode: print(f"[{tag}] {line}", flush=True))
+        times = [e["seconds"] for e in history.epochs[1:]]
+        # the plans of exactly the epochs timed (the first, untimed, is epoch 0)
+        flops = [epoch_flops(split, config.model, config.train, params, mode == "masked",
+                             epoch_seed(config.train.seed, e)) for e in range(1, args.epochs + 1)]
         per_epoch = statistics.median(times)
         gflop = statistics.fmean(f["total"] for f in flops) / 1e9
         gflop_mm = statistics.fmean(f["matmul"] for f in flops) / 1e9
-        achieved = statistics.fmean(f["total"] / s for f, s in zip(flops, times, strict=True))
-        achieved /= 1e9
+        achieved = gflop / per_epoch
         results[mode] = {
             "epoch_seconds": per_epoch,
             "epoch_seconds_all": times,
@@ -153,6 +152,28 @@ def main() -> None:
               f"{r['mean_steps_per_review']:.0f} steps/review) in {per_epoch:.2f} s -> "
               f"{achieved:.1f} GFLOP/s = {100 * r['fraction_of_peak']:.1f}% of peak")
     write("flops" + ("_quick" if args.quick else ""), results)
+
+
+def render(r: dict[str, Any]) -> str:
+    small = ", ".join(f"{k}: {v:.1f}" for k, v in r.get("small_matmul_gflops", {}).items())
+    lines = [f"Arithmetic throughput of seed-preset training ({r['threads']} threads, "
+             f"{r['reviews']:,} reviews). Measured float32 matmul peak (n = {r['matmul_size']}): "
+             f"**{r['peak_gflops']:.1f} GFLOP/s**. FLOPs counted analytically (bench/flops.py; "
+             "backward = 2× forward):", "",
+             "| LSTM padding | GFLOP / epoch | in matmuls | steps / review | s / epoch | "
+             "achieved GFLOP/s | of peak |", "|---|---|---|---|---|---|---|"]
+    for mode in ("masked", "read"):
+        if mode not in r:
+            continue
+        m = r[mode]
+        lines.append(f"| {mode} | {m['gflop_per_epoch']:.1f} | {m['gflop_per_epoch_matmul']:.1f}"
+                     f" | {m['mean_steps_per_review']:.0f} | {m['epoch_seconds']:.2f} | "
+                     f"{m['achieved_gflops']:.1f} | {100 * m['fraction_of_peak']:.1f} % |")
+    if small:
+        lines += ["", f"Float32 matmuls at the LSTM's own shapes, GFLOP/s: {small}. The "
+                  "recurrent product of each time step ([100, 32] × [32, 128]) waits for the "
+                  "previous step and is far too small to approach the peak."]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,16 @@ import asyncio
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
-from common import default_source, write
+from common import default_source, target, write
 from serving import Server, percentiles, seed_model
+
+RESULTS = {"load": "Load test", "soak": "Soak test"}  # --duration makes it a soak test
+ORDER = 90
+SUMMARY = True
+SOAK_RSS_GROWTH_PERCENT = 10  # issue 8: the server's memory over a soak test
 
 
 async def client_loop(url: str, texts: list[str], requests: int, stop_at: float | None,
@@ -84,6 +90,20 @@ def main() -> None:
           f"{lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms; server RSS {rss_before:.0f} -> "
           f"{rss_after:.0f} MB ({result['rss_growth_percent']:+.1f} %)")
     write(mode + ("_quick" if args.quick else ""), result)
+
+
+def render(r: dict[str, Any]) -> str:
+    lat = r["latency"]
+    rss = f"{r['rss_growth_percent']:+.1f} %"
+    if r["mode"] == "soak":
+        rss = target(r["rss_growth_percent"], SOAK_RSS_GROWTH_PERCENT, higher_is_better=False,
+                     unit="%", fmt="{:+.1f}")
+    errors = target(r["errors"], 0, higher_is_better=False, unit="errors")
+    return (f"{r['clients']} clients, {r['requests']:,} requests in {r['seconds']:.1f} s "
+            f"({r['requests_per_second']:,.0f} requests/s), {errors}; latency p50 "
+            f"{lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms; server RSS "
+            f"{r['server_rss_mb_before']:.0f} → {r['server_rss_mb_after']:.0f} MB, growth "
+            f"{rss}.")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Measures, on the seed shape (batch 100, 228 steps, 16 inputs, 32 hidden units by default):
 forward only (under ``torch.no_grad``) and a training step (forward, loss, backward), as the
 median over ``--repeats`` timed runs after ``--warmup`` untimed ones. Prints a table and
-writes JSON with machine information to ``bench/results/lstm_speed.json``.
+writes ``bench/results/lstm_speed.json``.
 
     PYTHONPATH=src python bench/lstm_speed.py [--quick] [--threads 2] [--repeats 20]
 """
@@ -11,9 +11,6 @@ writes JSON with machine information to ``bench/results/lstm_speed.json``.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import platform
 import statistics
 import sys
 import time
@@ -22,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import cpu_model
+from common import cpu_model, write
 from torch import nn
 
 try:
@@ -31,7 +28,8 @@ except ImportError:  # running from a checkout without PYTHONPATH=src / an insta
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from lstm_sentiment.lstm import ReferenceLSTM
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "lstm_speed.json"
+TITLE = "Reference against fused LSTM"
+ORDER = 55
 
 
 def median_ms(fn: Callable[[], object], repeats: int, warmup: int) -> tuple[float, list[float]]:
@@ -86,8 +84,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = p.parse_args(argv)
     if args.quick:
         args.repeats, args.warmup = 5, 1
-    if args.out is None:
-        args.out = DEFAULT_OUT.with_stem(DEFAULT_OUT.stem + ("_quick" if args.quick else ""))
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -116,20 +112,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "forward": r["forward_ms"] / f["forward_ms"],
             "train_step": r["train_step_ms"] / f["train_step_ms"],
         },
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpu": cpu_model(),
-            "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
-            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        },
+        "threads": torch.get_num_threads(),
     }
 
     s = report["shape"]
     print(
         f"LSTM B={s['batch']} T={s['steps']} I={s['input']} H={s['hidden']}, "
-        f"{args.threads} threads, median of {args.repeats} ({report['machine']['cpu']})"
+        f"{args.threads} threads, median of {args.repeats} ({cpu_model()})"
     )
     print(f"{'':<14}{'forward ms':>12}{'train step ms':>15}")
     for name, res in results.items():
@@ -137,10 +126,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     sd = report["slowdown"]
     print(f"{'ref / fused':<14}{sd['forward']:>11.2f}x{sd['train_step']:>14.2f}x")
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    if args.out is not None:
+        write(args.out.stem, report, results=args.out.parent)
+    else:
+        write("lstm_speed" + ("_quick" if args.quick else ""), report)
     return report
+
+
+def render(r: dict[str, Any]) -> str:
+    s = r.get("shape", {"batch": 100, "steps": 228})
+    threads = r.get("threads") or r["machine"].get("threads")
+    lines = [f"Reference LSTM (gate equations in Python) against the fused `torch.nn.LSTM`, "
+             f"batch {s['batch']} × {s['steps']} steps, {threads} threads, median of "
+             f"{r.get('repeats', '?')} runs:", "",
+             "| | forward ms | training step ms |", "|---|---|---|"]
+    for name in ("reference", "fused"):
+        m = r["results"][name] if "results" in r else r[name]
+        lines.append(f"| {name} | {m['forward_ms']:.1f} | {m['train_step_ms']:.1f} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

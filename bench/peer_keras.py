@@ -28,6 +28,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from common import dump, median_ms, peak_rss_mb
 
+BENCHMARK = False  # a worker run by peers.py
 SENTENCE = "This movie is fantastic! I really like it because it is so good!"
 
 

@@ -26,6 +26,7 @@ from lstm_sentiment import config as cfg
 from lstm_sentiment import data
 from lstm_sentiment.pipeline import run
 
+BENCHMARK = False  # a worker run by peers.py
 SENTENCE = "This movie is fantastic! I really like it because it is so good!"
 _ENCODED = re.compile(r"encoded in ([0-9.]+)s")
 

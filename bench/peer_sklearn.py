@@ -36,6 +36,7 @@ from sklearn.pipeline import Pipeline
 
 from lstm_sentiment import data
 
+BENCHMARK = False  # a worker run by peers.py
 SENTENCE = "This movie is fantastic! I really like it because it is so good!"
 _PUNCT = re.compile(f"[{re.escape(string.punctuation)}]")
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)

@@ -18,50 +18,43 @@ does). Writes bench/results/scaling.json and a plot, bench/results/scaling.png (
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
-from common import RESULTS, cpu_model, default_source, write
+from common import cpu_model, default_source, results_dir, seed_split, write
 
-from lstm_sentiment import data
-from lstm_sentiment.config import preset
 from lstm_sentiment.model import build
 from lstm_sentiment.predict import SentimentModel
-from lstm_sentiment.text import TextEncoder
-from lstm_sentiment.trainer import KerasRMSprop, Split, _train_epoch
+from lstm_sentiment.trainer import fit
+
+TITLE = "Scaling with data size and sequence length"
+ORDER = 50
 
 
-def measure(texts: list[str], labels: Any, val_texts: list[str], length: int, masked: bool,
+def measure(source: str, size: int, val_texts: list[str], length: int, masked: bool,
             epochs: int) -> dict[str, float]:
-    config = preset("seed")
-    config.text.sequence_length = length
+    split = seed_split(source, size=size, sequence_length=length, validation=False)
+    config = split.config
     config.model.mask_padding = masked
-    t = time.perf_counter()
-    encoder, ids = TextEncoder.build(texts, config.text)
-    encode_seconds = time.perf_counter() - t
-    split = Split(torch.from_numpy(ids), torch.from_numpy(labels))
     net = build(config.model, seed=1)
-    opt = KerasRMSprop([p for p in net.parameters() if p.requires_grad])
     # one untimed epoch first: the first pass over each batch shape is slower
-    _train_epoch(net, opt, split, config.train, 0)
-    times = []
-    for epoch in range(epochs):
-        t = time.perf_counter()
-        _train_epoch(net, opt, split, config.train, epoch)
-        times.append(time.perf_counter() - t)
-    model = SentimentModel(net, encoder, config, ["negative", "positive"])
+    history = fit(net, split.train, None, dataclasses.replace(config.train, epochs=epochs + 1),
+                  log=lambda _line: None)
+    times = [e["seconds"] for e in history.epochs[1:]]
+    model = SentimentModel(net, split.encoder, config, ["negative", "positive"])
     model.predict_proba(val_texts[:500])  # warm up
     t = time.perf_counter()
     model.predict_proba(val_texts)
     infer = time.perf_counter() - t
     per_epoch = statistics.median(times)
     return {"epoch_seconds": per_epoch, "epoch_seconds_all": times,
-            "train_reviews_per_second": len(texts) / per_epoch,
+            "train_reviews_per_second": len(split.texts) / per_epoch,
             "inference_reviews_per_second": len(val_texts) / infer,
-            "vocabulary_and_encoding_seconds": encode_seconds}
+            "vocabulary_and_encoding_seconds": split.encode_seconds}
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
@@ -111,12 +104,10 @@ def main() -> None:
     if args.quick:
         args.sizes, args.lengths, args.modes, args.epochs = [1000, 2500], [64, 228], ["masked"], 1
 
-    root = data.fetch(args.source)
-    train = data.load(root, "train")
-    val_texts = data.load(root, "validation").texts
+    full = seed_split(args.source, validation=False)
+    texts, val_texts = full.texts, full.val_texts
     if args.quick:
         val_texts = val_texts[:2000]
-    texts, labels = train.texts, train.labels
     fixed = {"length": 228, "size": min(max(args.sizes), len(texts))}
     sizes = [min(n, len(texts)) for n in args.sizes]
     results: dict[str, Any] = {"sizes": sizes, "lengths": args.lengths, "modes": args.modes,
@@ -127,7 +118,7 @@ def main() -> None:
         masked = mode == "masked"
         results["by_size"][mode] = []
         for n in sizes:
-            r = measure(texts[:n], labels[:n], val_texts, fixed["length"], masked, args.epochs)
+            r = measure(args.source, n, val_texts, fixed["length"], masked, args.epochs)
             results["by_size"][mode].append({"size": n, **r})
             print(f"{mode:>6} {n:>6,} reviews, length {fixed['length']}: "
                   f"{r['epoch_seconds']:.2f} s/epoch, "
@@ -135,19 +126,40 @@ def main() -> None:
         results["by_length"][mode] = []
         n = fixed["size"]
         for length in args.lengths:
-            r = measure(texts[:n], labels[:n], val_texts, length, masked, args.epochs)
+            r = measure(args.source, n, val_texts, length, masked, args.epochs)
             results["by_length"][mode].append({"length": length, **r})
             print(f"{mode:>6} {n:>6,} reviews, length {length}: "
                   f"{r['epoch_seconds']:.2f} s/epoch, "
                   f"inference {r['inference_reviews_per_second']:,.0f} reviews/s", flush=True)
     results["machine_note"] = f"{cpu_model()}, {args.threads} threads"
     name = "scaling" + ("_quick" if args.quick else "")
-    png = RESULTS / f"{name}.png"
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    png = results_dir() / f"{name}.png"
+    png.parent.mkdir(parents=True, exist_ok=True)
     plot(results, png)
     results["plot"] = png.name
     print(f"wrote {png}")
     write(name, results)
+
+
+def render(r: dict[str, Any]) -> str:
+    fixed = r["fixed"]
+    lines = [f"{r['threads']} threads; s / epoch is the median training epoch (no validation); "
+             f"inference = `predict_proba` on {r['inference_reviews']:,} validation reviews:", ""]
+    for key, title, col in (("size", f"training reviews (length {fixed['length']})", "size"),
+                            ("length", f"sequence length ({fixed['size']:,} reviews)", "length")):
+        lines += [f"| {title} | " + " | ".join(f"{m} s / epoch | {m} inference reviews/s"
+                                                for m in r["modes"]) + " |",
+                  "|---" * (1 + 2 * len(r["modes"])) + "|"]
+        for i, x in enumerate(r[col + "s"]):
+            cells = []
+            for mode in r["modes"]:
+                p = r[f"by_{key}"][mode][i]
+                cells += [f"{p['epoch_seconds']:.2f}", f"{p['inference_reviews_per_second']:,.0f}"]
+            lines.append(f"| {x:,} | " + " | ".join(cells) + " |")
+        lines.append("")
+    if r.get("plot"):
+        lines.append(f"![scaling](results/{r['plot']})")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,12 @@
 For the seed preset (real vocabulary, untrained weights: the same cost as trained ones) and the
 bundled accurate model, over the official test reviews as a plain-lines file, each part alone:
 
-- read: ``score``'s reader turning the file into rows;
+- read: the table reader (:mod:`lstm_sentiment.tables`) turning the file into rows;
 - encode: the texts to token ids (:meth:`TextEncoder.encode`);
 - network: the ids to probabilities as ``score`` runs it (lanes over every core), and on one
   thread (:meth:`SentimentModel.probabilities`);
-- write: ``score``'s JSON Lines writer, with the labels and scores already made;
+- write: the JSON Lines writer (:class:`lstm_sentiment.tables.Writer`), with the labels and
+  scores already made;
 - score: the whole ``score_file`` call, end to end.
 
 Each part is timed three times and the fastest kept. The sum of the parts run on one core is
@@ -29,13 +30,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import default_source, write
+from common import SCORE_TARGETS, default_source, met, target, write
 from serving import seed_model
 
-from lstm_sentiment import score
+from lstm_sentiment import score, streams, tables
 from lstm_sentiment.predict import SentimentModel
 from lstm_sentiment.text import id_dtype
 
+TITLE = "Batch scoring speed"
+ORDER = 65
 NAMES = ("label", "score", "error")
 
 
@@ -48,23 +51,23 @@ def fastest(work: Callable[[], Any], repeats: int = 3) -> float:
     return best
 
 
-def read_rows(path: Path) -> list[list[Any]]:
-    with score._open_input(path) as source:
-        reader = score._make_reader("lines", source, None, NAMES)
-        return list(score._chunks(reader.rows(), 2000))
+def read_rows(path: Path) -> list[list[tables.Row]]:
+    with streams.open_input(path) as source:
+        rows = list(tables.read(source, "lines", reserved=NAMES).rows())
+    return [rows[i : i + 2000] for i in range(0, len(rows), 2000)]
 
 
 def parts(model: SentimentModel, lines: Path, tmp: Path) -> dict[str, float]:
     chunks = read_rows(lines)
-    texts = [row.text for chunk in chunks for row in chunk]
+    texts = [row.text or "" for chunk in chunks for row in chunk]
     n = len(texts)
     ids = torch.from_numpy(model.encoder.encode(texts, id_dtype(model.encoder.vocab_size)))
-    predictions = [score._predict(model, score._texts(chunk)) for chunk in chunks]
+    made = [score.predictions(model, [row.text for row in chunk]) for chunk in chunks]
 
     def write_all() -> None:
-        writer = score._make_writer("jsonl", io.StringIO(), ["text"], NAMES)
-        for chunk, made in zip(chunks, predictions, strict=True):
-            score._write_chunk(chunk, made, writer)
+        writer = tables.Writer("jsonl", io.BytesIO(), ["text"], NAMES)
+        for chunk, (labels, scores, reasons) in zip(chunks, made, strict=True):
+            writer.write(chunk, labels, scores, reasons)
 
     def one_thread() -> None:
         before = torch.get_num_threads()
@@ -110,6 +113,42 @@ def main() -> None:
                   f"{r['write_us']:.1f} us/review; score {r['score_reviews_per_second']:,.0f}/s;"
                   f" {r['cores']} cores bound {r['bound_reviews_per_second']:,.0f}/s")
     write("score_parts" + ("_quick" if args.quick else ""), result)
+
+
+def render(r: dict[str, Any]) -> str:
+    presets = [n for n in ("seed", "accurate") if n in r]
+    cores = r[presets[0]]["cores"]
+    lines = ["One review's share of each part (official test reviews as plain lines, JSON Lines "
+             "out; microseconds per review, fastest of three):", "",
+             "| preset | read | encode | network | network, one thread | write | "
+             f"one core's work | `score` reviews/s | bound on {cores} cores |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name in presets:
+        p = r[name]
+        lines.append(f"| {name} | {p['read_us']:.1f} | {p['encode_us']:.1f} | "
+                     f"{p['network_us']:.1f} | {p['network_one_thread_us']:.1f} | "
+                     f"{p['write_us']:.1f} | {p['one_core_work_us']:.1f} | "
+                     f"{p['score_reviews_per_second']:,.0f} | "
+                     f"{p['bound_reviews_per_second']:,.0f} |")
+    lines += ["", "*One core's work* is read + encode + network on one thread + write. However "
+              "the parts were spread over processes, the cores could not score more than cores / "
+              "work reviews per second: the *bound*. Reading, encoding and writing are Python "
+              "and hold the interpreter's lock, so within one process they take turns with the "
+              "network; `score` runs the network's batches side by side, one per core.", ""]
+    for name in presets:
+        p, goal = r[name], SCORE_TARGETS[name]
+        lines.append(f"- {name}: `score` "
+                     + target(p["score_reviews_per_second"], goal, higher_is_better=True,
+                              unit="reviews/s")
+                     + f"; bound {p['bound_reviews_per_second']:,.0f} reviews/s.")
+    short = [n for n in presets
+             if not met(r[n]["bound_reviews_per_second"], SCORE_TARGETS[n], higher_is_better=True)]
+    if short:
+        lines += ["", f"The {' and '.join(short)} target{' lies' if len(short) == 1 else 's lie'} "
+                  "above the bound on this machine: "
+                  "no split of the same work over its cores reaches it; only less work per "
+                  "review (or more cores) can."]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

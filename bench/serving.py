@@ -16,6 +16,8 @@ from lstm_sentiment.model import build
 from lstm_sentiment.predict import SentimentModel
 from lstm_sentiment.text import TextEncoder
 
+BENCHMARK = False  # a helper of the serving benchmarks
+
 
 def seed_model(source: str, folder: Path) -> tuple[SentimentModel, list[str]]:
     """A seed-preset model (real vocabulary, untrained weights: the same cost as a trained
@@ -24,7 +26,7 @@ def seed_model(source: str, folder: Path) -> tuple[SentimentModel, list[str]]:
     root = data.fetch(source)
     train = data.load(root, "train")
     encoder, _ = TextEncoder.build(train.texts, config.text)
-    config.model.vocab_size = encoder.vocab_size
+    config = config.derived(vocab_size=encoder.vocab_size, num_classes=2)
     model = SentimentModel(build(config.model, seed=1), encoder, config,
                            ["negative", "positive"], info={"class_folders": ["neg", "pos"]})
     model.save(folder)

@@ -16,10 +16,12 @@ from lstm_sentiment import model as model_module
 from lstm_sentiment.config import ModelConfig, TrainConfig
 from lstm_sentiment.embeddings import cooccurrence, ppmi_svd
 from lstm_sentiment.errors import UserError
-from lstm_sentiment.model import HybridLSTM, PooledLSTM, build, reverse_index
+from lstm_sentiment.layers import reverse_index
+from lstm_sentiment.model import HybridLSTM, PooledLSTM, build
 from lstm_sentiment.ngrams import EMPTY_SLOT, NgramBranch, keys, lookup
+from lstm_sentiment.optim import learning_rate_at
 from lstm_sentiment.predict import SentimentModel
-from lstm_sentiment.trainer import Split, fit_mix, learning_rate_at
+from lstm_sentiment.split import Split
 
 
 def _distinct(row: torch.Tensor) -> set[int]:
@@ -116,7 +118,8 @@ def test_reverse_index_reverses_real_steps_and_keeps_padding() -> None:
 
 
 def _pooled(pooling: str = "max-mean", bidirectional: bool = True) -> PooledLSTM:
-    config = ModelConfig(vocab_size=30, embedding_dim=6, hidden_size=5, bidirectional=bidirectional,
+    config = ModelConfig(vocab_size=30, num_classes=2, embedding_dim=6, hidden_size=5,
+                         bidirectional=bidirectional,
                          pooling=pooling)
     return build(config, seed=3).eval()  # type: ignore[return-value]
 
@@ -146,8 +149,8 @@ def test_pooled_inference_gives_the_training_paths_numbers(
     with torch.enable_grad():
         reference = net(ids)  # with gradients: every state kept, realigned, then pooled
     calls: list[int] = []
-    original = model_module._run_chunked
-    monkeypatch.setattr(model_module, "_run_chunked",
+    original = model_module.run_chunked
+    monkeypatch.setattr(model_module, "run_chunked",
                         lambda *a, **k: calls.append(1) or original(*a, **k))
     with torch.no_grad():
         fast = net(ids)
@@ -193,7 +196,8 @@ def test_ppmi_vectors_put_words_of_one_context_together() -> None:
 
 
 def test_fit_mix_trusts_the_branch_that_knows() -> None:
-    config = ModelConfig(vocab_size=20, embedding_dim=4, hidden_size=3, bidirectional=True,
+    config = ModelConfig(vocab_size=20, num_classes=2, embedding_dim=4, hidden_size=3,
+                         bidirectional=True,
                          pooling="max-mean", ngram_features=64)
     net = build(config, seed=0)
     assert isinstance(net, HybridLSTM)
@@ -202,7 +206,7 @@ def test_fit_mix_trusts_the_branch_that_knows() -> None:
     ids = torch.from_numpy(rng.integers(4, 20, (200, 6)))
     ids[:, 0] = torch.from_numpy(labels + 2)
     net.ngrams.fit(ids, labels)
-    fit_mix(net, Split(ids, torch.from_numpy(labels)))
+    net.fit_after(Split(ids, torch.from_numpy(labels)), lambda _line: None)
     lstm_weight, ngram_weight = net.mix.tolist()
     assert ngram_weight > 1.0 and abs(lstm_weight) < ngram_weight
     assert not any(p.requires_grad for p in (net.mix, net.mix_bias, net.ngrams.weight))

@@ -16,19 +16,22 @@ from lstm_sentiment import SentimentModel
 from lstm_sentiment.artifact import load_folder
 from lstm_sentiment.cli import main
 from lstm_sentiment.errors import ArtifactError
+from lstm_sentiment.predict import NO_KNOWN_WORDS
 
 
 def test_binary_and_nul_input_on_stdin_is_scored(capsys: pytest.CaptureFixture[str],
                                                  monkeypatch: pytest.MonkeyPatch,
                                                  tiny_model: Path) -> None:
-    junk = bytes(range(256)).replace(b"\n", b"") + b"\x00\x00great\x00"
-    raw = b"plain words\n" + junk + b"\n\x00\n"
+    junk = b"great " + bytes(range(256)).replace(b"\n", b"") + b"\x00\x00great\x00"
+    raw = b"great words\n" + junk + b"\n\x00\n"
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8",
                                                        errors="surrogateescape"))
     assert main(["predict", str(tiny_model), "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert len(rows) == 3 and all(0.0 <= r["score"] <= 1.0 for r in rows)
+    assert len(rows) == 3 and all(0.0 <= r["score"] <= 1.0 for r in rows[:2])
     assert "\ufffd" in rows[1]["text"]  # undecodable bytes shown as U+FFFD, never a crash
+    # NUL is part of a word, as in TensorFlow: one word the vocabulary does not know
+    assert rows[2]["label"] is None and rows[2]["reason"] == NO_KNOWN_WORDS
 
 
 def test_a_swapped_file_from_another_model_is_refused(tiny_model: Path, tiny_imdb: Path,

@@ -159,8 +159,8 @@ def test_undecodable_reviews_are_counted(capsys: pytest.CaptureFixture[str],
     code, out, _ = run_cli(capsys, "-q", "train", "--source", str(base), "--out",
                            str(tmp_path / "m"), "--epochs", "1", "--no-test")
     assert code == 0
-    assert "1 train files had undecodable bytes" in out or \
-        "1 validation files had undecodable bytes" in out
+    assert "1 train texts had undecodable bytes" in out or \
+        "1 validation texts had undecodable bytes" in out
 
 
 def test_console_script_is_installed() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import make_archive, make_imdb
 
-from lstm_sentiment import data
+from lstm_sentiment import data, sources
 from lstm_sentiment.errors import DataError
 
 PINS = json.loads((Path(__file__).parent / "fixtures/keras_truth/pins.json").read_text())
@@ -84,8 +84,8 @@ def test_download_md5_and_file_url(tiny_archive: Path, tmp_path: Path) -> None:
     good = hashlib.md5(tiny_archive.read_bytes()).hexdigest()
     dest = tmp_path / "dl"
     with pytest.raises(DataError, match="md5 mismatch"):
-        data.download(url, dest, md5="f" * 32)
-    assert data.download(url, dest, md5=good).read_bytes() == tiny_archive.read_bytes()
+        sources.download(url, dest, md5="f" * 32)
+    assert sources.download(url, dest, md5=good).read_bytes() == tiny_archive.read_bytes()
 
 
 def test_official_url_is_checked_with_official_md5(monkeypatch: pytest.MonkeyPatch,
@@ -97,7 +97,7 @@ def test_official_url_is_checked_with_official_md5(monkeypatch: pytest.MonkeyPat
         seen.update(url=url, sha256=sha256, md5=md5)
         return tiny_archive
 
-    monkeypatch.setattr(data, "download", fake_download)
+    monkeypatch.setattr(sources, "download", fake_download)
     data.fetch()
     assert seen == {"url": data.OFFICIAL_URL, "sha256": None, "md5": data.OFFICIAL_MD5}
     assert data.OFFICIAL_URL == "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
@@ -178,8 +178,9 @@ def test_undecodable_bytes_are_replaced_and_counted(tmp_path: Path) -> None:
     base = make_imdb(tmp_path, n_train=4, n_test=2)
     (base / "test" / "pos" / "0_9.txt").write_bytes(b"caf\xe9 was gr\xffeat")
     ds = data.load(base, "test")
-    assert ds.replaced_files == 1
-    texts = {e.path: e.text for e in ds.examples}
+    assert ds.replaced == 0  # a folder's files are read as the texts are used
+    texts = dict(zip(ds.ids, ds.texts, strict=True))
+    assert ds.replaced == 1
     assert texts["test/pos/0_9.txt"] == "caf\ufffd was gr\ufffdeat"
 
 
@@ -188,7 +189,7 @@ def test_text_files_read_on_access_as_load_reads(tmp_path: Path) -> None:
     paths, _labels, _names = data.split_paths(base, "test")
     (base / paths[1]).write_bytes(b"bad \xff")
     files = data.TextFiles(base, paths)
-    loaded = [e.text for e in data.load(base, "test").examples]
+    loaded = list(data.load(base, "test").texts)
     assert len(files) == len(loaded) == 6
     assert list(files) == loaded and files[-1] == loaded[-1] and files[1:3] == loaded[1:3]
 
@@ -261,16 +262,18 @@ def test_training_data_read_file_by_file_equals_read_at_once(tiny_imdb: Path) ->
     import torch
 
     from lstm_sentiment import config as cfg
-    from lstm_sentiment.pipeline import _encode_data
+    from lstm_sentiment.distributed import Context
+    from lstm_sentiment.pipeline import read_data
 
     config = cfg.preset("seed")
+    config.data.source = str(tiny_imdb)
     config.text.max_tokens, config.text.sequence_length = 200, 40
     lines: list[str] = []
-    lazy = _encode_data(config, tiny_imdb, lines.append)
-    eager = _encode_data(config, tiny_imdb, lines.append, keep_texts=True)
-    assert lazy[0].vocabulary == eager[0].vocabulary
-    for a, b in zip(lazy[1:3], eager[1:3], strict=True):
+    lazy = read_data(config, Context(), lines.append, keep_texts=False, with_test=True)
+    eager = read_data(config, Context(), lines.append, keep_texts=True, with_test=True)
+    assert lazy.encoder.vocabulary == eager.encoder.vocabulary
+    for a, b in ((lazy.train, eager.train), (lazy.validation, eager.validation)):
         assert torch.equal(a.ids, b.ids) and torch.equal(a.labels, b.labels)
-    assert lazy[3].digests == eager[3].digests and lazy[3].class_names == eager[3].class_names
-    assert lazy[3].texts == [] and len(eager[3].texts) == lazy[3].n_train
+    assert lazy.provenance == eager.provenance and lazy.class_names == eager.class_names
+    assert lazy.texts == [] and len(eager.texts) == len(lazy.train.labels)
     assert lines[0] == lines[2] and lines[0].startswith("Data: ")

@@ -35,8 +35,9 @@ def test_csv_tsv_and_jsonl_give_the_same_dataset(tmp_path: Path) -> None:
         val = data.load(path, "validation")
         assert train.class_names == ["neg", "pos"]
         assert len(train) == 6 and len(val) == 2
-        assert not {e.text for e in train.examples} & {e.text for e in val.examples}
-        loaded.append(sorted((e.text, e.label) for e in train.examples + val.examples))
+        assert not set(train.texts) & set(val.texts)
+        loaded.append(sorted(zip([*train.texts, *val.texts],
+                                 [*train.labels.tolist(), *val.labels.tolist()], strict=True)))
     assert loaded[0] == loaded[1] == loaded[2]
     assert dict(loaded[0])["great fun"] == 1  # pos sorts after neg
 
@@ -45,10 +46,10 @@ def test_default_fields_match_loosely(tmp_path: Path) -> None:
     # headers written by hand: case and surrounding spaces do not matter when one field matches
     path = write_csv(tmp_path / "r.csv", ROWS, header=" Review,Sentiment ")
     ds = data.load(path, "test")
-    assert [e.text for e in ds.examples][:2] == ["great fun", "awful, boring"]
+    assert list(ds.texts)[:2] == ["great fun", "awful, boring"]
     assert ds.class_names == ["neg", "pos"]
     twice = write_csv(tmp_path / "t.csv", ROWS, header="Text,text ,label")
-    with pytest.raises(DataError, match="which field holds the text"):
+    with pytest.raises(DataError, match="which column holds the text"):
         data.load(twice, "test")  # two loose matches and no exact one: ambiguous
 
 
@@ -57,15 +58,15 @@ def test_chosen_fields_and_any_class_names(tmp_path: Path) -> None:
     path.write_text("id,body,stars\n1,good,five\n2,bad,one\n3,fine,three\n4,meh,one\n")
     ds = data.load(path, "test", text_field="body", label_field="stars")
     assert ds.class_names == ["five", "one", "three"]
-    assert [e.text for e in ds.examples] == ["good", "bad", "fine", "meh"]
-    assert [e.path for e in ds.examples] == ["r.csv:2", "r.csv:3", "r.csv:4", "r.csv:5"]
+    assert list(ds.texts) == ["good", "bad", "fine", "meh"]
+    assert ds.ids == ["r.csv:2", "r.csv:3", "r.csv:4", "r.csv:5"]
 
 
 @pytest.mark.parametrize(("content", "kwargs", "message"), [
     ("text,label\n", {}, "has no rows"),
     ("", {}, "has no rows"),
-    ("words,label\nhi,pos\nho,neg\n", {}, "which field holds the text"),
-    ("text,label\nhi,pos\nho,neg\n", {"text_field": "body"}, "no text field 'body'"),
+    ("words,label\nhi,pos\nho,neg\n", {}, "which column holds the text"),
+    ("text,label\nhi,pos\nho,neg\n", {"text_field": "body"}, "no text column 'body'"),
     ("text,label\nhi,pos\nho,pos\n", {}, "only one class ('pos')"),
     ("text,label\nhi,pos\nho,\n", {}, "r.csv:3: the 'label' field is missing or empty"),
 ])
@@ -85,14 +86,14 @@ def test_bad_jsonl_lines(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="expected a JSON object"):
         data.load(path, "train")
     path.write_text('{"text": null, "label": "x"}\n{"text": "b", "label": "y"}\n')
-    with pytest.raises(DataError, match=r"r.jsonl:1: the 'text' field is missing"):
+    with pytest.raises(DataError, match=r"r.jsonl:1: 'text' is null, not a string"):
         data.load(path, "train")
 
 
 def test_test_table_with_an_unknown_label(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "t.csv", [("fine", "neutral"), ("good", "pos")])
     with pytest.raises(DataError, match="label 'neutral' is not one of neg, pos"):
-        data.load_table(path, "test", class_names=["neg", "pos"])
+        data.load(path, "test", class_names=["neg", "pos"])
 
 
 def test_folder_per_class_without_train_and_test(tmp_path: Path) -> None:
@@ -105,7 +106,7 @@ def test_folder_per_class_without_train_and_test(tmp_path: Path) -> None:
     assert root == tmp_path / "d"
     train = data.load(root, "train")
     assert train.class_names == ["happy", "sad"] and len(train) == 6
-    assert all("/" in e.path and not e.path.startswith("train/") for e in train.examples)
+    assert all("/" in i and not i.startswith("train/") for i in train.ids)
     with pytest.raises(DataError, match="no test/ folder"):
         data.load(root, "test")
 

@@ -35,7 +35,8 @@ from lstm_sentiment.errors import UserError
 from lstm_sentiment.model import build
 from lstm_sentiment.pipeline import run
 from lstm_sentiment.predict import SentimentModel
-from lstm_sentiment.trainer import Split, batches
+from lstm_sentiment.split import Split
+from lstm_sentiment.trainer import batches
 
 TINY = {"max_tokens": 50, "sequence_length": 24, "epochs": 2, "batch_size": 16,
         "learning_rate": 0.01}
@@ -150,7 +151,8 @@ WORKER = textwrap.dedent('''
     from lstm_sentiment.distributed import DEBUG_RANK_DIR_ENV, session
     from lstm_sentiment.model import build
     from lstm_sentiment.pipeline import run
-    from lstm_sentiment.trainer import Split, fit
+    from lstm_sentiment.split import Split
+    from lstm_sentiment.trainer import fit
 
     source, out, ranks, raw = sys.argv[1:5]
     settings = json.loads(raw)
@@ -171,7 +173,8 @@ WORKER = textwrap.dedent('''
         return Split(ids, labels)
 
     def toy_fit(epochs, **kw):
-        net = build(ModelConfig(vocab_size=32, embedding_dim=8, hidden_size=8), seed=5)
+        net = build(ModelConfig(vocab_size=32, num_classes=2, embedding_dim=8,
+                                hidden_size=8), seed=5)
         fit(net, toy(33), toy(9), TrainConfig(epochs=epochs, batch_size=16, seed=9,
                                               learning_rate=0.01),
             fingerprint={"run": "toy"}, log=print, **kw)

@@ -126,8 +126,9 @@ def test_accurate_layout_exports_exactly(hybrid: bool, tiny_model: Path, tmp_pat
     dynamic batch and length: no Python-side trimming or chunking is frozen into the graph."""
     base = SentimentModel.load(tiny_model)
     config = RunConfig.from_dict(base.config.to_dict())
-    config.model = ModelConfig(vocab_size=base.config.model.vocab_size, embedding_dim=6,
-                               hidden_size=5, bidirectional=True, pooling="max-mean",
+    config.model = ModelConfig(vocab_size=base.config.model.vocab_size, num_classes=2,
+                               embedding_dim=6, hidden_size=5, bidirectional=True,
+                               pooling="max-mean",
                                ngram_features=64 if hybrid else 0)
     network = build(config.model, seed=2)
     with torch.no_grad():

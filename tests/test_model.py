@@ -7,19 +7,20 @@ import math
 import pytest
 import torch
 
+from lstm_sentiment import layers
 from lstm_sentiment import model as model_mod
 from lstm_sentiment.config import ModelConfig
 from lstm_sentiment.model import SentimentLSTM, build
 
 
 def test_seed_architecture_has_keras_parameter_count() -> None:
-    net = build(ModelConfig(), seed=1)
+    net = build(ModelConfig(vocab_size=15_000, num_classes=2), seed=1)
     assert net.trainable_parameters() == 246_305  # Keras's model.summary() for the tutorial
     assert not net.lstm.bias_hh_l0.requires_grad
 
 
 def test_keras_initial_values() -> None:
-    net = build(ModelConfig(), seed=3)
+    net = build(ModelConfig(vocab_size=15_000, num_classes=2), seed=3)
     emb = net.embedding.weight
     assert emb.abs().max() <= 0.05 and emb.std() > 0.02
     limit = math.sqrt(6 / (16 + 128))
@@ -29,8 +30,9 @@ def test_keras_initial_values() -> None:
     bias = net.lstm.bias_ih_l0
     assert bias[32:64].eq(1).all() and bias[:32].eq(0).all() and bias[64:].eq(0).all()
     assert net.lstm.bias_hh_l0.eq(0).all() and net.head.bias.eq(0).all()
-    torch.testing.assert_close(build(ModelConfig(), seed=3).embedding.weight, emb)
-    assert not torch.equal(build(ModelConfig(), seed=4).embedding.weight, emb)
+    seed_config = ModelConfig(vocab_size=15_000, num_classes=2)
+    torch.testing.assert_close(build(seed_config, seed=3).embedding.weight, emb)
+    assert not torch.equal(build(seed_config, seed=4).embedding.weight, emb)
 
 
 def _ids(rows: list[list[int]], width: int) -> torch.Tensor:
@@ -38,7 +40,7 @@ def _ids(rows: list[list[int]], width: int) -> torch.Tensor:
 
 
 def test_masking_ignores_trailing_padding() -> None:
-    net = build(ModelConfig(vocab_size=50), seed=0).eval()
+    net = build(ModelConfig(vocab_size=50, num_classes=2), seed=0).eval()
     rows = [[5, 6, 7], [8, 9, 10, 11, 12, 13], [4]]
     padded = net(_ids(rows, 20))
     for i, row in enumerate(rows):
@@ -47,7 +49,7 @@ def test_masking_ignores_trailing_padding() -> None:
 
 
 def test_reading_padding_changes_the_result() -> None:
-    cfg = ModelConfig(vocab_size=50, mask_padding=False)
+    cfg = ModelConfig(vocab_size=50, num_classes=2, mask_padding=False)
     net = build(cfg, seed=0).eval()
     short = net(torch.tensor([[5, 6, 7]]))
     padded = net(_ids([[5, 6, 7]], 20))
@@ -55,14 +57,14 @@ def test_reading_padding_changes_the_result() -> None:
 
 
 def test_empty_text_gives_the_bias_only() -> None:
-    net = build(ModelConfig(vocab_size=50), seed=0).eval()
+    net = build(ModelConfig(vocab_size=50, num_classes=2), seed=0).eval()
     out = net(torch.zeros(2, 10, dtype=torch.long))
     torch.testing.assert_close(out, net.head.bias.expand(2))
 
 
 @pytest.mark.parametrize("mask", [True, False])
 def test_chunked_lstm_equals_one_call(monkeypatch: pytest.MonkeyPatch, mask: bool) -> None:
-    cfg = ModelConfig(vocab_size=100, mask_padding=mask)
+    cfg = ModelConfig(vocab_size=100, num_classes=2, mask_padding=mask)
     net = build(cfg, seed=0)
     ids = torch.randint(1, 100, (4, 300))
     ids[1, 150:] = 0
@@ -95,7 +97,7 @@ def test_inference_path_gives_the_training_path_numbers(monkeypatch: pytest.Monk
     # Without gradients each LSTM call embeds its own steps; the numbers must not change.
     monkeypatch.setattr(model_mod, "TRAINING_MAX_STEPS", 37)
     monkeypatch.setattr(model_mod, "MAX_STEPS_PER_CALL", 37)
-    net = build(ModelConfig(vocab_size=100, mask_padding=mask), seed=0)
+    net = build(ModelConfig(vocab_size=100, num_classes=2, mask_padding=mask), seed=0)
     ids = torch.randint(1, 100, (6, 120))
     ids[1, 50:] = 0
     ids[2, 37:] = 0  # ends exactly at a chunk boundary
@@ -109,7 +111,7 @@ def test_inference_path_gives_the_training_path_numbers(monkeypatch: pytest.Monk
 def test_cutting_batches_at_a_step_multiple_changes_no_number(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # rows of 5, 11 and 13 words: the batch is cut at 16 steps instead of 13
-    net = build(ModelConfig(vocab_size=100), seed=0)
+    net = build(ModelConfig(vocab_size=100, num_classes=2), seed=0)
     ids = torch.randint(1, 100, (3, 40))
     ids[0, 5:], ids[1, 11:], ids[2, 13:] = 0, 0, 0
     monkeypatch.setattr(model_mod, "STEP_MULTIPLE", 1)
@@ -124,7 +126,7 @@ def test_cutting_batches_at_a_step_multiple_changes_no_number(
 def test_training_meets_few_lstm_call_shapes() -> None:
     # oneDNN keeps a primitive (and its buffers) per call shape: batches of every length from 1
     # to 228 must come down to a handful of step counts per call
-    net = build(ModelConfig(vocab_size=100), seed=0)
+    net = build(ModelConfig(vocab_size=100, num_classes=2), seed=0)
     seen: set[int] = set()
     net.lstm.register_forward_hook(lambda _m, args, _out: seen.add(args[0].shape[1]))
     for length in range(1, 229):
@@ -137,6 +139,6 @@ def test_training_meets_few_lstm_call_shapes() -> None:
 def test_row_lengths_counted_in_passes_equal_one_count() -> None:
     ids = torch.randint(0, 5, (1000, 30), dtype=torch.int16)
     expected = (ids != 0).sum(dim=1)
-    torch.testing.assert_close(model_mod.row_lengths(ids, rows_per_pass=64), expected)
-    torch.testing.assert_close(model_mod.row_lengths(ids), expected)
-    assert model_mod.row_lengths(ids[:0]).shape == (0,)
+    torch.testing.assert_close(layers.row_lengths(ids, rows_per_pass=64), expected)
+    torch.testing.assert_close(layers.row_lengths(ids), expected)
+    assert layers.row_lengths(ids[:0]).shape == (0,)

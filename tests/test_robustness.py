@@ -27,7 +27,8 @@ from lstm_sentiment.cli import main
 from lstm_sentiment.config import ModelConfig, TrainConfig
 from lstm_sentiment.model import build
 from lstm_sentiment.predict import NO_KNOWN_WORDS, NO_WORDS, SentimentModel
-from lstm_sentiment.trainer import Split, fit
+from lstm_sentiment.split import Split
+from lstm_sentiment.trainer import fit
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -140,7 +141,7 @@ def _toy_split(n: int, seed: int) -> Split:
 
 
 def _toy_fit(epochs: int, ckpt: Path | None = None, resume: bool = False):
-    net = build(ModelConfig(vocab_size=32, embedding_dim=8, hidden_size=8), seed=5)
+    net = build(ModelConfig(vocab_size=32, num_classes=2, embedding_dim=8, hidden_size=8), seed=5)
     cfg = TrainConfig(epochs=epochs, batch_size=16, seed=9, learning_rate=0.01)
     hist = fit(net, _toy_split(64, 0), _toy_split(32, 1), cfg, checkpoint_dir=ckpt,
                resume=resume, fingerprint={"run": "toy"}, log=lambda _line: None)

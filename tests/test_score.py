@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 import os
+import re
 import stat
 import sys
 import tracemalloc
@@ -19,6 +20,8 @@ import pytest
 
 from lstm_sentiment import SentimentModel
 from lstm_sentiment.errors import UserError
+from lstm_sentiment.head import head_for
+from lstm_sentiment.predict import NO_WORDS, Reading
 from lstm_sentiment.score import score_file
 
 TEXTS = ["A great and wonderful film, loved it", "boring, awful; the worst plot",
@@ -38,21 +41,29 @@ class FakeModel:
     def __init__(self, labels: Sequence[str] = ("neg", "pos"),
                  row: Sequence[float] = (0.25, 0.75)) -> None:
         self.labels = list(labels)
+        self.head = head_for(len(self.labels))
         self.row = np.asarray(row, dtype=np.float32)
         self.calls: list[int] = []
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+    def read(self, texts: Sequence[str]) -> Reading:
         self.calls.append(len(texts))
-        return np.tile(self.row, (len(texts), 1))
+        return Reading(np.tile(self.row, (len(texts), 1)), np.ones(len(texts), dtype=np.int64),
+                       [None] * len(texts))
 
 
 def assert_scored(model: SentimentModel, rows: Sequence[dict[str, Any]], texts: Sequence[str],
-                  label: str = "label", score: str = "score") -> None:
-    """Each row carries the label and score that model.predict gives its text."""
+                  label: str = "label", score: str = "score", error: str = "error") -> None:
+    """Each row carries the label and score that model.predict gives its text, or, for a text
+    the model gives no label, none and the reason in its error field."""
     assert len(rows) == len(texts)
     for row, pred in zip(rows, model.predict(list(texts)), strict=True):
+        if pred.label is None:
+            assert row[label] in (None, "") and row[score] in (None, "")
+            assert row[error].endswith(f": {pred.reason}")
+            continue
         assert row[label] == pred.label
         assert float(row[score]) == pytest.approx(pred.score, abs=1e-6)
+        assert row.get(error) in (None, "")
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]], delimiter: str = ",") -> Path:
@@ -88,9 +99,10 @@ def test_csv_and_tsv_keep_every_column_and_add_label_score(
     out = read_csv(tmp_path / f"out{suffix}", delimiter)
     assert out[0] == [*header, *NEW]
     assert [r[:3] for r in out[1:]] == rows  # every field, in order
-    assert all(r[5] == "" for r in out[1:])
     assert_scored(model, [dict(zip(out[0], r, strict=True)) for r in out[1:]], TEXTS)
-    assert (summary.rows, summary.errors, summary.output) == (10, 0, tmp_path / f"out{suffix}")
+    unlabelled = sum(p.label is None for p in model.predict(TEXTS))
+    assert (summary.rows, summary.errors, summary.output) == (10, unlabelled,
+                                                              tmp_path / f"out{suffix}")
     assert (summary.input_format, summary.text_field) == (suffix[1:], "text")
     assert summary.rows_per_second > 0 and summary.seconds > 0
 
@@ -102,10 +114,12 @@ def test_jsonl_keeps_keys_and_their_order(model: SentimentModel, tmp_path: Path)
     src.write_text("".join(json.dumps(o) + "\n" for o in objs), encoding="utf-8")
     summary = score_file(model, src, tmp_path / "out.jsonl")
     out = read_jsonl(tmp_path / "out.jsonl")
-    assert [list(o) for o in out] == [["id", "text", "meta", "ok", "label", "score"]] * 10
+    keys = [["id", "text", "meta", "ok", "label", "score", *(["error"] if p.label is None else [])]
+            for p in model.predict(TEXTS)]
+    assert [list(o) for o in out] == keys
     assert [{k: o[k] for k in ("id", "text", "meta", "ok")} for o in out] == objs
     assert_scored(model, out, TEXTS)
-    assert all(isinstance(o["score"], float) for o in out)
+    assert all(isinstance(o["score"], float) for o in out if o["label"] is not None)
     assert (summary.rows, summary.input_format, summary.output_format) == (10, "jsonl", "jsonl")
 
 
@@ -113,9 +127,11 @@ def test_scores_are_exactly_the_models_float32(model: SentimentModel, tmp_path: 
     src = tmp_path / "in.jsonl"
     src.write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS), encoding="utf-8")
     score_file(model, src, tmp_path / "out.jsonl")
-    written = [np.float32(o["score"]) for o in read_jsonl(tmp_path / "out.jsonl")]
-    np.testing.assert_allclose(written, [p.score for p in model.predict(TEXTS)],
-                               rtol=0, atol=1e-6)
+    written = [o["score"] for o in read_jsonl(tmp_path / "out.jsonl")]
+    expected = [p.score for p in model.predict(TEXTS)]
+    assert [w is None for w in written] == [e is None for e in expected]
+    np.testing.assert_allclose([np.float32(w) for w in written if w is not None],
+                               [e for e in expected if e is not None], rtol=0, atol=1e-6)
 
 
 def test_plain_lines_become_jsonl_or_csv(model: SentimentModel, tmp_path: Path) -> None:
@@ -124,8 +140,9 @@ def test_plain_lines_become_jsonl_or_csv(model: SentimentModel, tmp_path: Path) 
     src.write_bytes(b"great fun\r\n\nawful, dull\n  spaced  ")  # CRLF, a blank line, no final \n
     summary = score_file(model, src, tmp_path / "out.txt")
     out = read_jsonl(tmp_path / "out.txt")
-    assert [list(o) for o in out] == [["text", "label", "score"]] * 4
+    assert [list(o)[:3] for o in out] == [["text", "label", "score"]] * 4
     assert [o["text"] for o in out] == texts  # blank lines are texts too: row i is line i
+    assert out[1]["error"] == f"line 2: {NO_WORDS}"  # with no words: no label, and why
     assert_scored(model, out, texts)
     assert (summary.input_format, summary.output_format, summary.text_field) == (
         "lines", "jsonl", None)
@@ -195,14 +212,14 @@ def test_missing_text_field_is_one_line_naming_the_fields(model: SentimentModel,
     src = write_csv(tmp_path / "in.csv", ["id", "body"], [["1", "great"]])
     with pytest.raises(UserError) as info:
         score_file(model, src, tmp_path / "out.csv")
-    assert "no 'text', 'review', 'sentence', 'content' column" in str(info.value)
+    assert "none of 'text', 'review', 'sentence', 'content' found" in str(info.value)
     assert "'id', 'body'" in str(info.value)
-    with pytest.raises(UserError, match=r"no column 'nope' \(columns: 'id', 'body'\)"):
+    with pytest.raises(UserError, match=r"no text column 'nope' \(columns: 'id', 'body'\)"):
         score_file(model, src, tmp_path / "out.csv", text_field="nope")
 
     jsonl = tmp_path / "in.jsonl"
-    jsonl.write_text('not json\n{"id": 1, "body": "great"}\n')
-    with pytest.raises(UserError, match=r"no key 'text' \(keys: 'id', 'body'\)"):
+    jsonl.write_text('{"id": 1, "body": "great"}\n')
+    with pytest.raises(UserError, match=r"no text key 'text' \(keys: 'id', 'body'\)"):
         score_file(model, jsonl, tmp_path / "out.jsonl", text_field="text")
     with pytest.raises(UserError, match="read as plain lines"):
         score_file(model, tmp_path / "in.csv", tmp_path / "o.jsonl", fmt="lines",
@@ -265,21 +282,69 @@ def test_bad_jsonl_rows_are_reported_in_place(model: SentimentModel, tmp_path: P
     assert [o.get("id") for o in bad] == [None, 3, 4, 5, None]  # kept where it is an object
 
 
-def test_bad_csv_rows_are_reported_in_place(model: SentimentModel, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("content", "message"), [
+    ('id,text\n1,"great\nfun"\n2,awful,extra\n3,fine\n', "line 4: 3 fields where the header has 2"),
+    ("id,text\n1,great\n2\n", "line 3: 1 fields where the header has 2"),
+    ('id,text\n1,great\n2,"never closed\n3,fine\n', "line 3: a quoted field is never closed"),
+    ('id,text\n1,"great"fun\n', "line 2: ',' expected after"),
+])
+def test_a_csv_whose_structure_is_in_doubt_is_refused_before_any_output(
+        model: SentimentModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        content: str, message: str) -> None:
     src = tmp_path / "in.csv"
-    src.write_text('id,text\n1,"great\nfun"\n2,awful,extra\n3\n\n4,' + "x" * 140_000
-                   + '\n5,"superb"\n', encoding="utf-8")
+    src.write_text(content, encoding="utf-8")
+    target = tmp_path / "out.csv"
+    target.write_text("old\n")
+    with pytest.raises(UserError, match=re.escape(message)) as info:
+        score_file(model, src, target, chunk_size=1)
+    assert str(info.value).startswith(f"{src}: ") and "\n" not in str(info.value)
+    assert target.read_text() == "old\n"
+    out = _stdout(monkeypatch)  # standard output too: nothing is written
+    with pytest.raises(UserError, match=re.escape(message)):
+        score_file(model, src, None, chunk_size=1)
+    assert out.getvalue() == b""
+
+
+def test_a_field_over_the_limit_is_named_by_its_line(model: SentimentModel,
+                                                     tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text("id,text\n1,great\n2," + "x" * 2000 + "\n")
+    before = csv.field_size_limit(1000)
+    try:
+        with pytest.raises(UserError, match="line 3: field larger than field limit"):
+            score_file(model, src, tmp_path / "out.csv")
+    finally:
+        csv.field_size_limit(before)
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_fields_far_over_pythons_default_limit_keep_their_row(model: SentimentModel,
+                                                              tmp_path: Path) -> None:
+    big = "great fun " * 50_000  # 500 KB, over the csv module's default 128 KiB
+    src = write_csv(tmp_path / "in.csv", ["id", "text", "note"],
+                    [["1", "awful", ""], ["2", big, "kept"], ["3", "superb", "x"]])
     summary = score_file(model, src, tmp_path / "out.csv")
     out = read_csv(tmp_path / "out.csv")
-    assert (summary.rows, summary.errors) == (5, 3)
-    assert [r[:2] for r in out[1:]] == [["1", "great\nfun"], ["2", "awful"], ["3", ""],
-                                        ["", ""], ["5", "superb"]]
-    assert [r[4] for r in out[1:]] == [
-        "", "line 4: 3 fields where the header has 2", "line 5: 1 fields where the header has 2",
-        "line 7: field larger than field limit (131072)", ""]
-    assert all(r[2] == r[3] == "" for r in out[2:5])
-    assert_scored(model, [dict(zip(out[0], r, strict=True)) for r in (out[1], out[5])],
-                  ["great\nfun", "superb"])
+    assert summary.rows == 3 and [r[0] for r in out[1:]] == ["1", "2", "3"]
+    assert out[2][1] == big and out[2][2] == "kept"
+    assert_scored(model, [dict(zip(out[0], r, strict=True)) for r in out[1:]],
+                  ["awful", big, "superb"])
+
+
+@pytest.mark.parametrize(("name", "fmt", "message"), [
+    ("in.csv", "jsonl", "line 1 is not a JSON object"),
+    ("in.csv", "tsv", "the header has no tab but has commas"),
+    ("in.tsv", "csv", "the header has no comma but has tabs"),
+])
+def test_a_format_that_does_not_fit_the_file_is_refused(model: SentimentModel, tmp_path: Path,
+                                                        name: str, fmt: str,
+                                                        message: str) -> None:
+    delimiter = "\t" if name.endswith(".tsv") else ","
+    src = write_csv(tmp_path / name, ["id", "text"], [["1", "great fun"], ["2", "awful"]],
+                    delimiter)
+    with pytest.raises(UserError, match=message):
+        score_file(model, src, tmp_path / "out.jsonl", fmt=fmt)
+    assert not (tmp_path / "out.jsonl").exists()
 
 
 def test_undecodable_bytes_are_replaced_and_counted(model: SentimentModel,
@@ -298,12 +363,12 @@ def test_undecodable_bytes_are_replaced_and_counted(model: SentimentModel,
 
 @pytest.mark.parametrize(("name", "content", "out_name", "expected"), [
     ("empty.csv", b"", "out.csv", b""),
-    ("header.csv", b"id,text\n", "out.csv", b"id,text,label,score,error\n"),
+    ("header.csv", b"id,text\n", "out.csv", b"id,text,label,score,error\r\n"),
     ("header.tsv", b"text\n", "out.jsonl", b""),
     ("empty.jsonl", b"", "out.jsonl", b""),
     ("blank.jsonl", b"\n\n", "out.jsonl", b""),
     ("empty.txt", b"", "out.jsonl", b""),
-    ("empty.txt", b"", "out.csv", b"text,label,score,error\n"),
+    ("empty.txt", b"", "out.csv", b"text,label,score,error\r\n"),
 ])
 def test_empty_input_gives_a_valid_empty_output(model: SentimentModel, tmp_path: Path, name: str,
                                                 content: bytes, out_name: str,
@@ -357,16 +422,16 @@ def test_failure_leaves_an_existing_output_untouched(model: SentimentModel, tmp_
     src = write_csv(tmp_path / "in.csv", ["text"], [[t] for t in TEXTS])
     target = tmp_path / "out.csv"
     target.write_text("the old results\n")
-    real = model.predict_proba
+    real = model.read
     calls = []
 
-    def flaky(texts: Sequence[str]) -> np.ndarray:
+    def flaky(texts: Sequence[str]) -> Reading:
         calls.append(len(texts))
         if len(calls) == 3:
             raise exc("stop")
         return real(texts)
 
-    monkeypatch.setattr(model, "predict_proba", flaky)
+    monkeypatch.setattr(model, "read", flaky)
     with pytest.raises(exc):
         score_file(model, src, target, chunk_size=2)
     assert len(calls) == 3
@@ -423,18 +488,19 @@ def test_chunking_does_not_change_the_output(model: SentimentModel, tmp_path: Pa
     src.write_text("".join(json.dumps({"n": i, "text": t}) + "\n" for i, t in enumerate(TEXTS))
                    + "oops\n")
     calls: list[int] = []
-    real = model.predict_proba
+    real = model.read
 
-    def counting(texts: Sequence[str]) -> np.ndarray:
+    def counting(texts: Sequence[str]) -> Reading:
         calls.append(len(texts))
         return real(texts)
 
     score_file(model, src, tmp_path / "big.jsonl", chunk_size=1000)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(model, "predict_proba", counting)
+        mp.setattr(model, "read", counting)
         summary = score_file(model, src, tmp_path / "small.jsonl", chunk_size=3)
     assert calls == [3, 3, 3, 1]  # 11 rows, the last one bad
-    assert summary.rows == 11 and summary.errors == 1
+    unlabelled = sum(p.label is None for p in model.predict(TEXTS))
+    assert summary.rows == 11 and summary.errors == 1 + unlabelled
     if (tmp_path / "big.jsonl").read_bytes() == (tmp_path / "small.jsonl").read_bytes():
         return  # the usual case; batch size may still move a float32 score by an ulp
     big, small = read_jsonl(tmp_path / "big.jsonl"), read_jsonl(tmp_path / "small.jsonl")
@@ -468,9 +534,9 @@ def test_rows_are_read_and_written_a_chunk_at_a_time(monkeypatch: pytest.MonkeyP
     seen: list[tuple[int, int]] = []  # (bytes read, output lines) at each model call
 
     class Watching(FakeModel):
-        def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        def read(self, texts: Sequence[str]) -> Reading:
             seen.append((raw.consumed, out.getvalue().count(b"\n")))
-            return super().predict_proba(texts)
+            return super().read(texts)
 
     summary = score_file(Watching(), "-", None, fmt="jsonl", chunk_size=50)  # type: ignore[arg-type]
     assert summary.rows == 3000 and len(seen) == 60
@@ -531,63 +597,3 @@ def test_workers_give_the_same_output(tiny_model: Path, tmp_path: Path) -> None:
     assert [line.rsplit(",", 2)[0] for line in a] == [line.rsplit(",", 2)[0] for line in b]
     with pytest.raises(UserError, match="workers must be at least 1"):
         score_file(model, src, two, workers=0)
-
-
-def test_a_helper_process_scores_chunks_too(tiny_model: Path, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from concurrent.futures import wait
-
-    from lstm_sentiment import score
-
-    model = SentimentModel.load(tiny_model)
-    src = tmp_path / "in.txt"
-    src.write_text("".join(f"review {i} {'great fun' if i % 3 else 'awful boring'}\n"
-                           for i in range(60)))
-    here: list[int] = []
-    predict = score._predict
-    monkeypatch.setattr(score, "_predict", lambda m, texts: here.append(1) or predict(m, texts))
-    # wait for the helper to load, so that it surely gets the first chunks
-    monkeypatch.setattr(score, "_helpers_ready", lambda ready: not wait(ready).not_done)
-    summary = score_file(model, src, tmp_path / "two.jsonl", chunk_size=5, workers=2)
-    assert summary.rows == 60 and len(here) < 12  # the helper scored some of the 12 chunks
-    assert score_file(model, src, tmp_path / "one.jsonl", chunk_size=5).rows == 60
-    labels = [[json.loads(line)["label"] for line in (tmp_path / name).read_text().splitlines()]
-              for name in ("one.jsonl", "two.jsonl")]
-    assert labels[0] == labels[1]
-
-
-def test_chunks_are_shared_by_room_and_come_back_in_order(tiny_model: Path) -> None:
-    import threading
-    from concurrent.futures import Executor, Future, ThreadPoolExecutor
-
-    from lstm_sentiment import score
-
-    model = SentimentModel.load(tiny_model)
-    gate = threading.Event()  # the helper finishes nothing until this opens
-    sent: list[int] = []
-
-    class Helper(Executor):
-        def __init__(self) -> None:
-            self.pool = ThreadPoolExecutor(1)
-
-        def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
-            texts = args[0]
-            sent.append(int(texts[0].split()[1]))
-            return self.pool.submit(lambda: gate.wait() and score._predict(model, texts))
-
-    chunks = [[score._Row(i, [t], t, None) for i, t in enumerate([f"chunk {c} great fun",
-                                                                     f"chunk {c} awful"])]
-              for c in range(6)]
-    done: Future[None] = Future()
-    done.set_result(None)
-    timer = threading.Timer(0.5, gate.set)
-    timer.start()
-    helper = Helper()
-    try:
-        out = list(score._shared(model, iter(chunks), helper, 1, [done]))
-    finally:
-        gate.set()
-        helper.pool.shutdown()
-    assert sent == [0, 1]  # room for two chunks; the rest were scored here meanwhile
-    assert [chunk for chunk, _ in out] == chunks
-    assert [p for _, p in out] == [score._predict(model, score._texts(c)) for c in chunks]

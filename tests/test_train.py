@@ -11,7 +11,9 @@ import torch
 from lstm_sentiment.config import ModelConfig, TrainConfig
 from lstm_sentiment.errors import UserError
 from lstm_sentiment.model import build
-from lstm_sentiment.trainer import KerasRMSprop, Split, batches, fit, format_epoch
+from lstm_sentiment.optim import KerasRMSprop
+from lstm_sentiment.split import Split
+from lstm_sentiment.trainer import batches, fit, format_epoch
 
 
 def test_keras_rmsprop_puts_epsilon_inside_the_root() -> None:
@@ -51,7 +53,7 @@ def _toy(n: int = 64, seed: int = 0) -> Split:
 
 
 def _fit(epochs: int, tmp: Path | None = None, resume: bool = False, **kw: object):
-    net = build(ModelConfig(vocab_size=32, embedding_dim=8, hidden_size=8), seed=5)
+    net = build(ModelConfig(vocab_size=32, num_classes=2, embedding_dim=8, hidden_size=8), seed=5)
     cfg = TrainConfig(epochs=epochs, batch_size=16, seed=9, learning_rate=0.01)
     hist = fit(net, _toy(), _toy(32, seed=1), cfg, checkpoint_dir=tmp, resume=resume,
                fingerprint={"run": "toy"}, log=lambda _l: None, **kw)
@@ -69,7 +71,7 @@ def test_training_learns_and_is_deterministic() -> None:
 
 def test_compact_ids_train_exactly_like_int64() -> None:
     wide, wide_hist = _fit(2)
-    net = build(ModelConfig(vocab_size=32, embedding_dim=8, hidden_size=8), seed=5)
+    net = build(ModelConfig(vocab_size=32, num_classes=2, embedding_dim=8, hidden_size=8), seed=5)
     cfg = TrainConfig(epochs=2, batch_size=16, seed=9, learning_rate=0.01)
     narrow = [Split(s.ids.to(torch.int16), s.labels) for s in (_toy(), _toy(32, seed=1))]
     hist = fit(net, *narrow, cfg, log=lambda _l: None)
@@ -93,7 +95,7 @@ def test_resume_refuses_other_runs_and_missing_checkpoints(tmp_path: Path) -> No
     with pytest.raises(UserError, match="nothing to resume"):
         _fit(2, tmp_path, resume=True)
     _fit(1, tmp_path)
-    net = build(ModelConfig(vocab_size=32, embedding_dim=8, hidden_size=8), seed=5)
+    net = build(ModelConfig(vocab_size=32, num_classes=2, embedding_dim=8, hidden_size=8), seed=5)
     with pytest.raises(UserError, match="different run"):
         fit(net, _toy(), None, TrainConfig(epochs=2), checkpoint_dir=tmp_path, resume=True,
             fingerprint={"run": "other"}, log=lambda _l: None)
@@ -146,9 +148,10 @@ def test_seed_training_loads_no_heavy_module() -> None:
             "import lstm_sentiment.pipeline, lstm_sentiment.cli\n"
             "from lstm_sentiment.config import ModelConfig, TrainConfig\n"
             "from lstm_sentiment.model import build\n"
-            "from lstm_sentiment.trainer import Split, fit\n"
+            "from lstm_sentiment.split import Split\nfrom lstm_sentiment.trainer import fit\n"
             "ids = torch.randint(1, 50, (16, 12)); y = torch.randint(0, 2, (16,))\n"
-            "fit(build(ModelConfig(vocab_size=50), 0), Split(ids, y), Split(ids, y),\n"
+            "fit(build(ModelConfig(vocab_size=50, num_classes=2), 0), Split(ids, y),\n"
+            "    Split(ids, y),\n"
             "    TrainConfig(epochs=1, batch_size=8), log=lambda s: None)\n"
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'sympy', 'scipy', 'sklearn'}),"
             " 'torch._dynamo' in sys.modules)\n")

@@ -360,6 +360,15 @@ def format_report(report: Report, failures: int = 0) -> str:
     return "\n".join(lines)
 
 
+def check_image_name(out: Path) -> str:
+    """The image format ``out``'s name asks for; a UserError for one matplotlib is not asked
+    to write here."""
+    fmt = out.suffix.lstrip(".").lower()
+    if fmt not in ("png", "svg", "pdf"):
+        raise UserError(f"cannot write {out}: choose a .png, .svg or .pdf file name")
+    return fmt
+
+
 def plot_report(report: Report, out: Path, title: str = "") -> None:
     """A horizontal bar chart of pass rates per capability (one colour per test type)."""
     import io
@@ -373,9 +382,7 @@ def plot_report(report: Report, out: Path, title: str = "") -> None:
 
     from .fileio import atomic_write_bytes
 
-    fmt = out.suffix.lstrip(".").lower()
-    if fmt not in ("png", "svg", "pdf"):
-        raise UserError(f"cannot write {out}: choose a .png, .svg or .pdf file name")
+    fmt = check_image_name(out)
     rows = list(report.capabilities.items())[::-1]  # first capability on top
     colours = {"MFT": "#2563eb", "INV": "#d97706", "DIR": "#059669"}
     fig, ax = plt.subplots(figsize=(8, 0.38 * len(rows) + 1.8), constrained_layout=True)

@@ -7,7 +7,7 @@ travel with the weights, so a folder alone reproduces the exact predictions.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 from .errors import UserError
@@ -42,10 +42,11 @@ class ModelConfig:
     """The network: Embedding -> LSTM -> Dense, optionally bidirectional with pooling, dropout
     and a linear n-gram branch (the ``accurate`` preset)."""
 
-    vocab_size: int = 15_000
+    # derived from the data, None until a run fills them in (on a copy: pipeline.derive)
+    vocab_size: int | None = None  # the vocabulary's size (at most TextConfig.max_tokens)
+    num_classes: int | None = None  # two give one sigmoid output, more a softmax head
     embedding_dim: int = 16
     hidden_size: int = 32
-    num_classes: int = 2  # two classes give one sigmoid output, more give a softmax head
     lstm: LstmKind = "fused"  # "fused" = torch.nn.LSTM, "reference" = lstm.ReferenceLSTM
     # Keras's LSTM (no mask_zero) runs through the trailing padding; masking stops at the last real
     # token instead. See README "Padding" for the measurements behind the default.
@@ -94,6 +95,11 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def derived(self, *, vocab_size: int, num_classes: int) -> RunConfig:
+        """A copy with the fields the data decides filled in (the preset leaves them None)."""
+        return replace(self, model=replace(self.model, vocab_size=vocab_size,
+                                           num_classes=num_classes))
+
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
         """Rebuild from JSON, refusing keys this version does not know (a newer format)."""
@@ -128,7 +134,7 @@ def _accurate_preset() -> RunConfig:
         preset="accurate",
         data=DataConfig(validation_split=0.1),
         text=TextConfig(standardize="punctuation", max_tokens=30_000, sequence_length=1_000),
-        model=ModelConfig(vocab_size=30_000, embedding_dim=64, hidden_size=64,
+        model=ModelConfig(embedding_dim=64, hidden_size=64,
                           bidirectional=True, pooling="max-mean", dropout=0.5,
                           lstm_length=400, ngram_features=200_000, ngram_order=3),
         train=TrainConfig(epochs=2, batch_size=64, optimizer="adam", learning_rate=1e-2,

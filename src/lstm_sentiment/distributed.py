@@ -271,8 +271,8 @@ def session(device: str | torch.device | None = "auto") -> Iterator[Context]:
         ctx.barrier()
     finally:
         # Objects left in reference cycles by training can hold on to gloo state until the
-        # interpreter exits, where tearing it down aborted about 1 worker run in 12 here
-        # ("terminate called without an active exception"); collect them while all is alive.
+        # interpreter exits, where tearing it down now and then aborted a worker ("terminate
+        # called without an active exception"); collect them while all is alive.
         gc.collect()
         dist.destroy_process_group()
 

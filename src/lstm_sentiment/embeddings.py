@@ -4,8 +4,8 @@ Counting which words occur near which others, in every text the preset may learn
 training split and, for IMDB, the 50,000 unlabelled reviews of ``train/unsup``; never the
 validation or test reviews), and factorizing the positive pointwise mutual information of those
 counts gives word vectors about as useful as word2vec's (Levy, Goldberg & Dagan 2015, "Improving
-distributional similarity with lessons learned from word embeddings"), with no extra dependency
-and in about a minute on two cores:
+distributional similarity with lessons learned from word embeddings"), with no extra
+dependency:
 
 1. co-occurrence counts within ``window`` words either side, each pair weighted 1/distance;
 2. PPMI with context-distribution smoothing (context counts raised to 0.75);
@@ -24,7 +24,7 @@ import numpy as np
 from . import progress
 from .text import TextEncoder
 
-if TYPE_CHECKING:  # imported where used: runs without word vectors never load SciPy (~10 MB)
+if TYPE_CHECKING:  # imported where used: runs without word vectors never load SciPy
     from scipy import sparse
 
 

@@ -2,8 +2,8 @@
 
 The figures are computed with NumPy, exactly as scikit-learn 1.9's ``log_loss``,
 ``confusion_matrix`` and ``precision_recall_fscore_support(zero_division=0)`` compute them (tests
-hold the two equal): importing scikit-learn (and SciPy with it) costs about 75 MB of resident
-memory, a fifth of what a whole training run is allowed.
+hold the two equal): importing scikit-learn (and SciPy with it) costs resident memory that a
+seed-preset training run, which has a memory target, cannot spare.
 """
 
 from __future__ import annotations

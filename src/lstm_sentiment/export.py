@@ -31,7 +31,6 @@ only the ``onnx`` package to check and annotate it; the newer exporter would als
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import warnings
@@ -43,7 +42,7 @@ from torch import nn
 from ._version import __version__
 from .errors import UserError
 from .fileio import atomic_write_bytes
-from .model import HybridLSTM, PooledLSTM, SentimentLSTM
+from .model import Network
 from .predict import SentimentModel
 
 OPSET = 17
@@ -51,76 +50,16 @@ INPUT = "ids"
 OUTPUT = "probabilities"
 
 
-class ExportForward(nn.Module):
-    """The network's forward pass with no Python-side shapes: ids ``[B, T]`` to probabilities.
-
-    Holds a fused ``torch.nn.LSTM`` with the network's LSTM weights (a model on the reference
-    LSTM exports the same way) and runs it over all ``T`` steps in one call.
-    """
-
-    def __init__(self, network: SentimentLSTM) -> None:
-        super().__init__()
-        cfg = network.config
-        self.mask_padding = cfg.mask_padding
-        self.hidden_size = cfg.hidden_size
-        self.embedding = nn.Embedding(cfg.vocab_size, cfg.embedding_dim)
-        self.lstm = nn.LSTM(cfg.embedding_dim, cfg.hidden_size, batch_first=True)
-        self.head = nn.Linear(cfg.hidden_size, network.head.out_features)
-        self.embedding.load_state_dict(network.embedding.state_dict())
-        self.lstm.load_state_dict(network.lstm.state_dict())
-        self.head.load_state_dict(network.head.state_dict())
-        self.eval()
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        out, (h_n, _) = self.lstm(self.embedding(ids))
-        if self.mask_padding:
-            lengths = (ids != 0).sum(dim=1)
-            step = (lengths - 1).clamp(min=0)
-            index = step.view(-1, 1, 1).expand(-1, 1, self.hidden_size)
-            last = out.gather(1, index)[:, 0]
-            # an empty row keeps the zero initial state, as in SentimentLSTM
-            last = last * (lengths > 0).unsqueeze(1).to(last.dtype)
-        else:
-            last = h_n[-1]
-        logits = self.head(last)
-        if logits.shape[-1] == 1:  # fixed by the head's size, not by the input
-            return torch.sigmoid(logits[:, 0])
-        return torch.softmax(logits, dim=-1)
-
-
 class ExportProbabilities(nn.Module):
-    """A copy of a pooled or hybrid network with its Python-side shape decisions turned off
-    (see :attr:`PooledLSTM.trim`), and probabilities as output."""
+    """The network with its Python-side shape decisions turned off
+    (:meth:`~lstm_sentiment.model.Network.for_export`), its head's probabilities as output."""
 
-    def __init__(self, network: PooledLSTM | HybridLSTM) -> None:
+    def __init__(self, network: Network) -> None:
         super().__init__()
-        self.network = copy.deepcopy(network).cpu().eval()
-        recurrent = getattr(self.network, "recurrent", self.network)
-        if not isinstance(recurrent, PooledLSTM):
-            raise UserError("ONNX export of this network layout is not supported")
-        recurrent.trim = False
-        recurrent.max_steps = None
-        if isinstance(self.network, HybridLSTM):
-            self.network.ngrams.trim = False
-        if not isinstance(recurrent.lstm, nn.LSTM):  # the reference LSTM exports as fused
-            for name in ("lstm", "lstm_backward"):
-                old = getattr(recurrent, name)
-                if old is not None:
-                    fused = nn.LSTM(old.input_size, old.hidden_size, batch_first=True)
-                    fused.load_state_dict(old.state_dict())
-                    setattr(recurrent, name, fused)
+        self.network = network.for_export()
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        logits = self.network(ids)
-        return torch.sigmoid(logits) if logits.dim() == 1 else torch.softmax(logits, dim=-1)
-
-
-def _export_module(network: nn.Module) -> nn.Module:
-    if isinstance(network, SentimentLSTM):
-        return ExportForward(network)
-    if isinstance(network, PooledLSTM | HybridLSTM):
-        return ExportProbabilities(network)
-    raise UserError(f"ONNX export does not know the network {type(network).__name__}")
+        return self.network.classifier.output(self.network(ids))
 
 
 def export_onnx(model: SentimentModel, out: Path, *, opset: int = OPSET) -> Path:
@@ -135,7 +74,7 @@ def export_onnx(model: SentimentModel, out: Path, *, opset: int = OPSET) -> Path
         raise UserError("ONNX export needs the onnx package: "
                         "pip install 'lstm-sentiment[export]'") from None
     out = Path(out)
-    forward = _export_module(model.network).cpu()
+    forward = ExportProbabilities(model.network)
     example = torch.ones(2, model.config.text.sequence_length, dtype=torch.long)
     buffer = io.BytesIO()
     with warnings.catch_warnings():
@@ -146,13 +85,11 @@ def export_onnx(model: SentimentModel, out: Path, *, opset: int = OPSET) -> Path
                           dynamic_axes={INPUT: {0: "batch", 1: "sequence"},
                                         OUTPUT: {0: "batch"}})
     graph = onnx.load_from_string(buffer.getvalue())
-    two = model.config.model.num_classes == 2
     meta = {
         "labels": json.dumps(model.labels),
         "sequence_length": str(model.config.text.sequence_length),
         "mask_padding": json.dumps(model.config.model.mask_padding),
-        "output": (f"p({model.labels[1]}) per row" if two
-                   else "softmax probabilities per row, columns in the order of labels"),
+        "output": model.network.classifier.describe_output(model.labels),
         "lstm_sentiment_version": __version__,
     }
     for key, value in meta.items():

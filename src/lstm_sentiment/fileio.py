@@ -52,3 +52,15 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def check_writable(path: Path) -> None:
+    """Refuse, before any work, a file that :func:`atomic_open` could not write."""
+    path = Path(path)
+    folder = path.parent
+    if not folder.is_dir():
+        raise UserError(f"cannot write {path}: the folder {folder} does not exist")
+    if path.is_dir():
+        raise UserError(f"cannot write {path}: it is a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write {path}: the folder {folder} is not writable")

@@ -10,6 +10,7 @@ together, as fastText's ``src/loss.h`` does, so no caller asks how many classes 
     kind.predicted(logits)            # [N] class indices
     kind.probabilities(logits)        # [N, C] (two columns for the sigmoid: p(neg), p(pos))
     kind.score(probabilities)         # [N] the number a prediction reports
+    kind.output(logits)               # what an exported graph gives ([N] or [N, C])
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ class SigmoidHead:
         """p(positive), whichever class wins: the tutorial's reading of its one output."""
         return probabilities[:, 1]
 
+    def output(self, logits: torch.Tensor) -> torch.Tensor:
+        """What an exported graph gives: p(class 1) per row, ``[N]``."""
+        return torch.sigmoid(logits)
+
+    def describe_output(self, labels: list[str]) -> str:
+        return f"p({labels[1]}) per row"
+
 
 class SoftmaxHead:
     """Three or more classes: one logit per class, probabilities by softmax. Logits ``[N, C]``."""
@@ -67,6 +75,13 @@ class SoftmaxHead:
     def score(self, probabilities: np.ndarray) -> np.ndarray:
         """p(the predicted class)."""
         return probabilities.max(axis=1)
+
+    def output(self, logits: torch.Tensor) -> torch.Tensor:
+        """What an exported graph gives: the probabilities, ``[N, C]``."""
+        return torch.softmax(logits, dim=-1)
+
+    def describe_output(self, labels: list[str]) -> str:
+        return "softmax probabilities per row, columns in the order of labels"
 
 
 Head = SigmoidHead | SoftmaxHead

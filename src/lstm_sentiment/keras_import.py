@@ -39,13 +39,14 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 import torch
 
 from .config import ModelConfig, RunConfig, TextConfig
 from .errors import UserError
+from .keras_config import EXPECTED_LAYERS, Layers, check_layers, sequential_layers, short
 from .lstm import from_keras
 from .model import SentimentLSTM
 from .predict import SentimentModel
@@ -55,23 +56,9 @@ __all__ = ["import_keras"]
 
 PRESET = "imported"
 LABELS = ["negative", "positive"]
-EXPECTED_LAYERS = ("TextVectorization", "Embedding", "LSTM", "Dense")
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with entries / an empty zip
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 KERAS_MASK, KERAS_OOV = "", "[UNK]"  # Keras's names for our PAD and UNK
-TUTORIAL_FUNCTION = "remove_br"  # the tutorial's custom standardization
-FLOAT_DTYPES = ("float32", "float64")
-
-
-@dataclass
-class _Layers:
-    """The four layers' configs (InputLayer dropped) and their Keras class names in order."""
-
-    text: dict[str, Any]
-    embedding: dict[str, Any]
-    lstm: dict[str, Any]
-    dense: dict[str, Any]
-    names: list[str]  # each layer's ``name`` from the config
 
 
 @dataclass
@@ -152,7 +139,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_keras_zip(path: Path) -> tuple[_Layers, _Weights, list[str], str | None]:
+def _read_keras_zip(path: Path) -> tuple[Layers, _Weights, list[str], str | None]:
     import h5py
 
     try:
@@ -166,7 +153,7 @@ def _read_keras_zip(path: Path) -> tuple[_Layers, _Weights, list[str], str | Non
                 meta = _json(zf.read("metadata.json"), f"{path}: metadata.json")
                 if isinstance(meta, dict) and meta.get("keras_version") is not None:
                     keras_version = str(meta["keras_version"])
-            layers = _check_layers(_sequential_layers(config, path))
+            layers = check_layers(sequential_layers(config, path))
             if "model.weights.h5" not in members:
                 raise UserError(f"{path} has no model.weights.h5 (an unsupported .keras layout)")
             weights_blob = zf.read("model.weights.h5")
@@ -182,7 +169,7 @@ def _read_keras_zip(path: Path) -> tuple[_Layers, _Weights, list[str], str | Non
     return layers, weights, raw_vocab, keras_version
 
 
-def _read_h5(path: Path) -> tuple[_Layers, _Weights, list[str], str | None]:
+def _read_h5(path: Path) -> tuple[Layers, _Weights, list[str], str | None]:
     import h5py
 
     try:
@@ -193,7 +180,7 @@ def _read_h5(path: Path) -> tuple[_Layers, _Weights, list[str], str | None]:
             config = _json(_attr_str(h5.attrs["model_config"]), f"{path}: model_config")
             version = h5.attrs.get("keras_version")
             keras_version = _attr_str(version) if version is not None else None
-            layers = _check_layers(_sequential_layers(config, path))
+            layers = check_layers(sequential_layers(config, path))
             raw_vocab = layers.text.get("vocabulary")
             if raw_vocab is None:
                 raise UserError(
@@ -202,7 +189,7 @@ def _read_h5(path: Path) -> tuple[_Layers, _Weights, list[str], str | None]:
                     "TextVectorization(vocabulary=...) or save the model as .keras)")
             if not isinstance(raw_vocab, list):
                 raise UserError(f"{path}: the TextVectorization vocabulary is "
-                                f"{_short(raw_vocab)}, not a list of tokens (a vocabulary file "
+                                f"{short(raw_vocab)}, not a list of tokens (a vocabulary file "
                                 "outside the model is not supported)")
             weights = _h5_weights(h5, layers, path)
     except OSError as exc:
@@ -229,137 +216,6 @@ def _attr_strings(value: Any) -> list[str]:
     return [_attr_str(v) for v in np.asarray(value).ravel().tolist()]
 
 
-def _short(value: Any, limit: int = 60) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-# ------------------------------------------------------------------------------ layer configs
-
-
-def _sequential_layers(config: Any, path: Path) -> list[dict[str, Any]]:
-    """The Sequential's layer configs, without a leading InputLayer."""
-    if isinstance(config, dict) and config.get("class_name") != "Sequential":
-        raise UserError(f"{path}: expected a Keras Sequential model, found "
-                        f"{config.get('class_name')!r}")
-    if isinstance(config, dict):
-        inner = config.get("config")
-        layers = inner.get("layers") if isinstance(inner, dict) else inner  # old Keras: a list
-    else:
-        layers = None
-    if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
-        raise UserError(f"{path}: the model config has no layer list")
-    if layers and layers[0].get("class_name") == "InputLayer":
-        layers = layers[1:]
-    found = [str(x.get("class_name")) for x in layers]
-    if tuple(found) != EXPECTED_LAYERS:
-        raise UserError(f"{path}: expected a Sequential of {', '.join(EXPECTED_LAYERS)}; found "
-                        f"{', '.join(found) or 'no layers'}")
-    return layers
-
-
-def _check_layers(layers: list[dict[str, Any]]) -> _Layers:
-    cfgs = [x.get("config") if isinstance(x.get("config"), dict) else {} for x in layers]
-    text, embedding, lstm, dense = cfgs
-    _check_text(text)
-    _check_embedding(embedding)
-    _check_lstm(lstm)
-    _check_dense(dense)
-    return _Layers(text, embedding, lstm, dense, [str(c.get("name", "")) for c in cfgs])
-
-
-def _refuse(layer: str, setting: str, value: Any, why: str = "") -> NoReturn:
-    raise UserError(f"unsupported Keras {layer} setting {setting}={_short(value)}"
-                    + (f": {why}" if why else ""))
-
-
-def _check_text(cfg: dict[str, Any]) -> None:
-    _check_standardize(cfg.get("standardize"))
-    if cfg.get("split") != "whitespace":
-        _refuse("TextVectorization", "split", cfg.get("split"), "only 'whitespace' is supported")
-    if cfg.get("output_mode", "int") != "int":
-        _refuse("TextVectorization", "output_mode", cfg.get("output_mode"),
-                "only 'int' is supported")
-    if cfg.get("ngrams") is not None:
-        _refuse("TextVectorization", "ngrams", cfg.get("ngrams"), "only None is supported")
-    if cfg.get("ragged"):
-        _refuse("TextVectorization", "ragged", True, "only fixed-length output is supported")
-    if cfg.get("encoding", "utf-8") not in ("utf-8", "UTF-8"):
-        _refuse("TextVectorization", "encoding", cfg.get("encoding"), "only utf-8 is supported")
-    length = cfg.get("output_sequence_length")
-    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-        _refuse("TextVectorization", "output_sequence_length", length,
-                "a fixed sequence length is needed (pad / truncate to N tokens)")
-
-
-def _check_standardize(value: Any) -> None:
-    name = value
-    if isinstance(value, dict) and value.get("class_name") == "function":
-        name = value.get("config")
-    if not isinstance(name, str):
-        _refuse("TextVectorization", "standardize", value,
-                f"only the tutorial's {TUTORIAL_FUNCTION} function is supported")
-    if name.rsplit(">", 1)[-1] == TUTORIAL_FUNCTION:  # "Custom>remove_br" or "remove_br"
-        return
-    if name == "lower_and_strip_punctuation":
-        _refuse("TextVectorization", "standardize", name,
-                "Keras's default keeps '<br />' as the word 'br', while this package's only "
-                "standardization (the tutorial's remove_br) deletes it, so predictions would "
-                "differ")
-    if name in ("lower", "strip_punctuation"):
-        _refuse("TextVectorization", "standardize", name,
-                f"only the tutorial's {TUTORIAL_FUNCTION} function is supported")
-    _refuse("TextVectorization", "standardize", name,
-            "a file stores only a custom function's name, not its code; only the tutorial's "
-            f"{TUTORIAL_FUNCTION} (lowercase, delete '<br />', delete punctuation) is supported")
-
-
-def _check_dtype(layer: str, cfg: dict[str, Any]) -> None:
-    dtype = cfg.get("dtype", "float32")
-    if isinstance(dtype, dict):  # a dtype policy
-        inner = dtype.get("config")
-        dtype = inner.get("name") if isinstance(inner, dict) else inner
-    if dtype not in FLOAT_DTYPES:
-        _refuse(layer, "dtype", dtype, "only float32 computation is supported")
-
-
-def _activation(value: Any) -> Any:
-    if isinstance(value, dict):  # a serialized function
-        return value.get("config")
-    return value
-
-
-def _check_embedding(cfg: dict[str, Any]) -> None:
-    _check_dtype("Embedding", cfg)
-    if cfg.get("mask_zero"):
-        _refuse("Embedding", "mask_zero", True,
-                "a masked LSTM is not what the tutorial trains (use mask_zero=False)")
-
-
-def _check_lstm(cfg: dict[str, Any]) -> None:
-    _check_dtype("LSTM", cfg)
-    for flag in ("return_sequences", "return_state", "go_backwards", "stateful", "time_major"):
-        if cfg.get(flag):
-            _refuse("LSTM", flag, True, "only the plain last-state LSTM is supported")
-    if _activation(cfg.get("activation", "tanh")) != "tanh":
-        _refuse("LSTM", "activation", cfg.get("activation"), "only 'tanh' is supported")
-    if _activation(cfg.get("recurrent_activation", "sigmoid")) != "sigmoid":
-        _refuse("LSTM", "recurrent_activation", cfg.get("recurrent_activation"),
-                "only 'sigmoid' is supported")
-    if cfg.get("use_bias", True) is not True:
-        _refuse("LSTM", "use_bias", cfg.get("use_bias"), "only use_bias=True is supported")
-
-
-def _check_dense(cfg: dict[str, Any]) -> None:
-    _check_dtype("Dense", cfg)
-    if cfg.get("units") != 1:
-        _refuse("Dense", "units", cfg.get("units"), "only one sigmoid output is supported")
-    if _activation(cfg.get("activation")) != "sigmoid":
-        _refuse("Dense", "activation", cfg.get("activation"), "only 'sigmoid' is supported")
-    if cfg.get("use_bias", True) is not True:
-        _refuse("Dense", "use_bias", cfg.get("use_bias"), "only use_bias=True is supported")
-
-
 # ------------------------------------------------------------------------------ weights
 
 
@@ -370,7 +226,7 @@ def _snake_case(name: str) -> str:
     return insecure if insecure[:1] != "_" else "private" + insecure
 
 
-def _zip_layer_paths(layers: _Layers) -> list[list[str]]:
+def _zip_layer_paths(layers: Layers) -> list[list[str]]:
     """For each layer, the candidate group paths inside model.weights.h5 (best first).
 
     Keras 2.13+ names a layer's group after its class in snake case, numbering repeats
@@ -392,7 +248,7 @@ def _zip_layer_paths(layers: _Layers) -> list[list[str]]:
     return paths
 
 
-def _zip_weights(h5: Any, paths: list[list[str]], layers: _Layers, path: Path) -> _Weights:
+def _zip_weights(h5: Any, paths: list[list[str]], layers: Layers, path: Path) -> _Weights:
     def arrays(index: int, cell: bool) -> list[np.ndarray]:
         for group_path in paths[index]:
             if group_path not in h5:
@@ -414,7 +270,7 @@ def _zip_weights(h5: Any, paths: list[list[str]], layers: _Layers, path: Path) -
     return _weights(emb, lstm, dense, layers, path)
 
 
-def _h5_weights(h5: Any, layers: _Layers, path: Path) -> _Weights:
+def _h5_weights(h5: Any, layers: Layers, path: Path) -> _Weights:
     root = h5.get("model_weights")
     if root is None or "layer_names" not in root.attrs:
         raise UserError(f"{path} has no model_weights/layer_names: not a Keras .h5 model file")
@@ -445,7 +301,7 @@ def _float_array(dataset: Any, what: str) -> np.ndarray:
 
 
 def _weights(emb: list[np.ndarray], lstm: list[np.ndarray], dense: list[np.ndarray],
-             layers: _Layers, path: Path) -> _Weights:
+             layers: Layers, path: Path) -> _Weights:
     for layer, got, want in (("Embedding", emb, 1), ("LSTM", lstm, 3), ("Dense", dense, 2)):
         if len(got) != want:
             raise UserError(f"{path}: the {layer} layer has {len(got)} weight arrays, "
@@ -472,7 +328,7 @@ def _weights(emb: list[np.ndarray], lstm: list[np.ndarray], dense: list[np.ndarr
 # ------------------------------------------------------------------------------ vocabulary
 
 
-def _zip_vocabulary(zf: zipfile.ZipFile, members: set[str], layers: _Layers,
+def _zip_vocabulary(zf: zipfile.ZipFile, members: set[str], layers: Layers,
                     text_paths: list[str], path: Path) -> list[str]:
     """The adapted vocabulary from assets/.../vocabulary.txt, or the config's list."""
     candidates = [f"assets/{p}/{sub}vocabulary.txt"
@@ -490,7 +346,7 @@ def _zip_vocabulary(zf: zipfile.ZipFile, members: set[str], layers: _Layers,
     if isinstance(configured, list):
         return [str(t) for t in configured]
     if configured is not None:
-        raise UserError(f"{path}: the TextVectorization vocabulary is {_short(configured)}, not "
+        raise UserError(f"{path}: the TextVectorization vocabulary is {short(configured)}, not "
                         "a list of tokens (a vocabulary file outside the model is not supported)")
     raise UserError(f"{path} has no TextVectorization vocabulary (looked for {candidates[0]}); "
                     "was the layer adapted before saving?")

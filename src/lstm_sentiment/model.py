@@ -1,4 +1,5 @@
-"""The classifier network: Embedding -> LSTM -> Dense, with Keras 2's initial values.
+"""The networks: Embedding -> LSTM -> Dense (the tutorial's), its pooled and bidirectional variant,
+and the hybrid of an LSTM network and an n-gram branch. Keras 2's initial values throughout.
 
 Tensor layout through :class:`SentimentLSTM`::
 
@@ -15,74 +16,121 @@ seed preset) and Keras weights import without change.
 
 from __future__ import annotations
 
-import math
+import copy
+import time
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
-from .config import ModelConfig
+from .config import ModelConfig, TrainConfig
+from .head import head_for
+from .layers import (
+    MAX_STEPS_PER_CALL,
+    STEP_MULTIPLE,
+    TRAINING_MAX_STEPS,
+    chunk_steps,
+    device_of,
+    glorot_uniform,
+    keras_lstm_init,
+    make_lstm,
+    reverse_index,
+    run_chunked,
+)
 from .lstm import ReferenceLSTM
 from .ngrams import NgramBranch
+from .optim import Optimizer, make_optimizer
+from .split import Split
 
-# oneDNN's CPU LSTM slows down sharply (about 2x per step on a 4 MB L2 cache) once one call covers
-# more than ~170 steps at batch 100; running long sequences as chunks of at most this many steps,
-# handing (h, c) from chunk to chunk, gives the same numbers and gradients, faster. Sequences of up
-# to this many steps run as one call, longer ones as equal chunks.
-MAX_STEPS_PER_CALL = 128
-# SentimentLSTM (the seed layout) trains with shorter calls still: oneDNN keeps a workspace per
-# call for the backward pass, and at 64 steps those are half as large; seed training then peaked
-# at ~490 MB instead of ~630 MB (the heap fragments less), each epoch ~10 % slower (2-core Xeon,
-# 10 epochs). Without gradients it keeps MAX_STEPS_PER_CALL: one review's latency grew from
-# ~1.1 to ~1.5 ms with 64-step calls.
-TRAINING_MAX_STEPS = 64
-# A batch cut to its longest row is cut at a multiple of this many steps instead (the extra steps
-# are padding, read after every row's last word, so no state that is used changes). Every new
-# call shape means a new oneDNN primitive and buffers of new sizes, and the C heap fragments with
-# each new size: length-bucketed training met ~64 step counts per call and scoring ~200 before,
-# and peaked ~40 MB higher (seed preset; training now runs 64-step calls plus the rest).
-STEP_MULTIPLE = 8
+Log = Callable[[str], None]
 
 
-def row_lengths(ids: torch.Tensor, rows_per_pass: int = 4096) -> torch.Tensor:
-    """[N] int64: the real (non-padding) tokens of each row of ``ids``, counted a few thousand
-    rows at a time. ``(ids != 0).sum(dim=1)`` over a whole split at once builds an int64 copy of
-    it: 46 MB for 25,000 rows of 228, the largest transient of seed training and of scoring."""
-    if len(ids) <= rows_per_pass:
-        return (ids != 0).sum(dim=1)
-    return torch.cat([(part != 0).sum(dim=1) for part in ids.split(rows_per_pass)])
+class Network(nn.Module):
+    """What every network offers the trainer, the pipeline, prediction and export, so none of
+    them asks which network it holds.
 
+    ``classifier`` is the head's rule (:mod:`lstm_sentiment.head`); ``recurrent`` the part
+    trained by gradient steps; ``fit_before`` / ``fit_after`` what is fitted apart, before and
+    after those steps; ``parts`` the sub-networks whose accuracy is worth reporting alone.
+    """
 
-def make_lstm(kind: str, input_size: int, hidden_size: int) -> nn.Module:
-    if kind == "fused":
-        return nn.LSTM(input_size, hidden_size, batch_first=True)
-    if kind == "reference":
-        return ReferenceLSTM(input_size, hidden_size)
-    raise ValueError(f"unknown LSTM kind {kind!r} (choose fused or reference)")
-
-
-class SentimentLSTM(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
+        if config.vocab_size is None:
+            raise ValueError("ModelConfig.vocab_size is derived from the vocabulary: fill it in")
         self.config = config
+        self.classifier = head_for(config.num_classes)
+
+    @property
+    def masks_padding(self) -> bool:
+        return True
+
+    @property
+    def recurrent(self) -> Network:
+        return self
+
+    def trainable_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    def configure_optimizer(self, config: TrainConfig) -> Optimizer:
+        return make_optimizer([p for p in self.parameters() if p.requires_grad], config)
+
+    def describe(self) -> str:
+        return f"{self.trainable_parameters():,} trainable parameters"
+
+    def fit_before(self, train: Split, val: Split, log: Log) -> None:
+        """Fit what is learned apart from the gradient steps, before them (nothing here)."""
+
+    def fit_after(self, val: Split, log: Log) -> None:
+        """Fit what is learned apart from the gradient steps, after them (nothing here)."""
+
+    def parts(self) -> dict[str, nn.Module]:
+        return {}
+
+    def for_export(self) -> Network:
+        """A copy for tracing (ONNX): every Python-side shape decision off (``trim``,
+        ``max_steps``), fused LSTMs, on the CPU; the same numbers."""
+        exported = copy.deepcopy(self).cpu().eval()
+        for module in list(exported.modules()):
+            if hasattr(module, "trim"):
+                module.trim = False
+            if hasattr(module, "max_steps"):
+                module.max_steps = None
+            for name, child in list(module.named_children()):
+                if isinstance(child, ReferenceLSTM):  # the reference LSTM exports as fused
+                    fused = nn.LSTM(child.input_size, child.hidden_size, batch_first=True)
+                    fused.load_state_dict(child.state_dict())
+                    setattr(module, name, fused)
+        return exported
+
+
+class SentimentLSTM(Network):
+    """The tutorial's network (see the module docstring for its tensors)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__(config)
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim)
         self.lstm = make_lstm(config.lstm, config.embedding_dim, config.hidden_size)
         self.lstm.bias_hh_l0.requires_grad_(False)
-        outputs = 1 if config.num_classes == 2 else config.num_classes
-        self.head = nn.Linear(config.hidden_size, outputs)
+        self.head = nn.Linear(config.hidden_size, self.classifier.outputs)
+        # cut a batch to its longest row, run long inputs in calls of bounded length; an
+        # export turns both off so the traced graph keeps dynamic shapes
+        self.trim: bool = True
+
+    @property
+    def masks_padding(self) -> bool:
+        return self.config.mask_padding
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         ids = ids[:, : self.config.lstm_length]  # None: every column
+        if not self.trim:
+            return self.classifier.shape(self.head(self._traced_last_states(ids)))
         lengths = None
         if self.config.mask_padding:
             lengths = (ids != 0).sum(dim=1)
             steps = max(int(lengths.max()), 1) if ids.shape[0] else ids.shape[1]
             ids = ids[:, : -(-steps // STEP_MULTIPLE) * STEP_MULTIPLE]
-        logits = self.head(self._last_states(ids, lengths))
-        return logits.squeeze(-1) if logits.shape[-1] == 1 else logits
-
-    @property
-    def masks_padding(self) -> bool:
-        return self.config.mask_padding
+        return self.classifier.shape(self.head(self._last_states(ids, lengths)))
 
     def _last_states(self, ids: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         """[B, H]: the hidden state after each row's last real token (masking: ``lengths``
@@ -122,76 +170,28 @@ class SentimentLSTM(nn.Module):
         # An empty text keeps the zero initial state.
         return last * (lengths > 0).unsqueeze(1).to(last.dtype)
 
-    def trainable_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+    def _traced_last_states(self, ids: torch.Tensor) -> torch.Tensor:
+        """:meth:`_last_states` over every column in one call, each row's state picked by a
+        gather on its length: the same numbers, with nothing decided in Python (export)."""
+        out, (h_n, _) = self.lstm(self.embedding(ids))
+        if not self.config.mask_padding:
+            return h_n[-1]
+        lengths = (ids != 0).sum(dim=1)
+        index = (lengths - 1).clamp(min=0).view(-1, 1, 1).expand(-1, 1, out.shape[2])
+        last = out.gather(1, index)[:, 0]
+        return last * (lengths > 0).unsqueeze(1).to(last.dtype)  # an empty row: zeros
 
     @torch.no_grad()
     def keras_init(self, generator: torch.Generator) -> None:
         """Keras 2's defaults: embedding U(-0.05, 0.05), Glorot-uniform kernels, orthogonal
         recurrent kernel, zero biases except the LSTM's forget gate (1)."""
         self.embedding.weight.uniform_(-0.05, 0.05, generator=generator)
-        _keras_lstm_init(self.lstm, generator)
-        _glorot_uniform(self.head.weight, generator)
+        keras_lstm_init(self.lstm, generator)
+        glorot_uniform(self.head.weight, generator)
         self.head.bias.zero_()
 
 
-def _keras_lstm_init(lstm: nn.Module, generator: torch.Generator) -> None:
-    """Keras 2's LSTM defaults: Glorot-uniform kernel, orthogonal recurrent kernel, zero bias
-    but the forget gate's (1)."""
-    _glorot_uniform(lstm.weight_ih_l0, generator)
-    # Keras draws the (H, 4H) recurrent kernel with orthonormal rows; ours is its transpose.
-    lstm.weight_hh_l0.copy_(_orthogonal(lstm.weight_hh_l0.shape, generator))
-    h = lstm.weight_hh_l0.shape[1]
-    lstm.bias_ih_l0.zero_()
-    lstm.bias_ih_l0[h : 2 * h] = 1.0  # gate order i, f, g, o: forget gate bias 1
-    lstm.bias_hh_l0.zero_()
-
-
-def _glorot_uniform(weight: torch.Tensor, generator: torch.Generator) -> None:
-    fan_out, fan_in = weight.shape  # torch stores (out, in); Glorot is symmetric in the two
-    limit = math.sqrt(6.0 / (fan_in + fan_out))
-    weight.uniform_(-limit, limit, generator=generator)
-
-
-def _orthogonal(shape: torch.Size, generator: torch.Generator) -> torch.Tensor:
-    rows, cols = shape
-    flat = torch.randn(max(rows, cols), min(rows, cols), generator=generator)
-    q, r = torch.linalg.qr(flat)
-    q = q * torch.sign(torch.diagonal(r)).unsqueeze(0)  # make the decomposition unique
-    return q if rows >= cols else q.T
-
-
-def _chunk_steps(steps: int, most: int) -> int:
-    """Steps per LSTM call: all ``steps`` in one call if they are at most ``most``, else as few
-    equal chunks as keep each call within ``most``."""
-    return steps if steps <= most else math.ceil(steps / math.ceil(steps / most))
-
-
-def _run_chunked(lstm: nn.Module, x: torch.Tensor,
-                 max_steps: int | None = MAX_STEPS_PER_CALL) -> torch.Tensor:
-    """All hidden states [B, T, H], running at most ``max_steps`` steps per call (None: one
-    call)."""
-    steps = x.shape[1]
-    if max_steps is None or steps <= max_steps:
-        return lstm(x)[0]
-    state = None
-    outs = []
-    for part in x.split(_chunk_steps(steps, max_steps), dim=1):
-        out, state = lstm(part, state)
-        outs.append(out)
-    return torch.cat(outs, dim=1)
-
-
-def reverse_index(lengths: torch.Tensor, steps: int) -> torch.Tensor:
-    """[B, T] positions that reverse each row's first ``lengths`` steps and keep the padding
-    where it is: ``x.gather(1, idx)`` reads a text backwards, still padded at the end, and the
-    same gather turns the backward LSTM's outputs round again."""
-    t = torch.arange(steps, device=lengths.device).unsqueeze(0)
-    n = lengths.unsqueeze(1)
-    return torch.where(t < n, n - 1 - t, t)
-
-
-class PooledLSTM(nn.Module):
+class PooledLSTM(Network):
     """Embedding -> LSTM (optionally a second one reading backwards) -> pooling -> Dense.
 
     ::
@@ -209,8 +209,7 @@ class PooledLSTM(nn.Module):
     """
 
     def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim)
         self.lstm = make_lstm(config.lstm, config.embedding_dim, config.hidden_size)
         self.lstm_backward = (make_lstm(config.lstm, config.embedding_dim, config.hidden_size)
@@ -218,24 +217,17 @@ class PooledLSTM(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         width = config.hidden_size * (2 if config.bidirectional else 1)
         width *= 2 if config.pooling == "max-mean" else 1
-        outputs = 1 if config.num_classes == 2 else config.num_classes
-        self.head = nn.Linear(width, outputs)
-        # Python-side shape decisions (cut a batch to its longest row, run long inputs in
-        # chunks); an ONNX export turns both off so the traced graph keeps dynamic shapes.
+        self.head = nn.Linear(width, self.classifier.outputs)
+        # as SentimentLSTM's: off in an export
         self.trim: bool = True
         self.max_steps: int | None = MAX_STEPS_PER_CALL
-
-    @property
-    def masks_padding(self) -> bool:
-        return True
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         ids = ids[:, : self.config.lstm_length]  # None: every column
         lengths = (ids != 0).sum(dim=1)
         if self.trim and ids.shape[0]:
             ids = ids[:, : max(int(lengths.max()), 1)]
-        logits = self.head(self.dropout(self.features(ids, lengths)))
-        return logits.squeeze(-1) if logits.shape[-1] == 1 else logits
+        return self.classifier.shape(self.head(self.dropout(self.features(ids, lengths))))
 
     def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The pooled vector the head reads, [B, width]."""
@@ -245,10 +237,10 @@ class PooledLSTM(nn.Module):
             return self._pooled_inference(ids, lengths, self.max_steps)
         steps = ids.shape[1]
         x = self.dropout(self.embedding(ids))
-        outs = [_run_chunked(self.lstm, x, self.max_steps)]
+        outs = [run_chunked(self.lstm, x, self.max_steps)]
         if self.lstm_backward is not None:
             rev = reverse_index(lengths, steps).unsqueeze(-1)
-            back = _run_chunked(self.lstm_backward,
+            back = run_chunked(self.lstm_backward,
                                 x.gather(1, rev.expand(-1, -1, x.shape[2])), self.max_steps)
             outs.append(back.gather(1, rev.expand(-1, -1, back.shape[2])))
         out = torch.cat(outs, dim=-1)
@@ -270,8 +262,7 @@ class PooledLSTM(nn.Module):
     def _pooled_inference(self, ids: torch.Tensor, lengths: torch.Tensor,
                           max_steps: int) -> torch.Tensor:
         """:meth:`features` for "max-mean" pooling without gradients, in the same numbers (up to
-        the order of the mean's additions) for less time: the accurate preset's predictions ran
-        ~15 % faster on 2 cores.
+        the order of the mean's additions) for less time.
 
         Max and mean over a row's real words do not depend on the words' order, so the backward
         LSTM's states are pooled as they come, never turned round; the texts are reversed as
@@ -282,7 +273,7 @@ class PooledLSTM(nn.Module):
         sequences = [(self.lstm, ids)]
         if self.lstm_backward is not None:
             sequences.append((self.lstm_backward, ids.gather(1, reverse_index(lengths, steps))))
-        size = _chunk_steps(steps, max_steps)
+        size = chunk_steps(steps, max_steps)
         shortest = int(lengths.min()) if len(lengths) else 0
         tops, sums = [], []
         for lstm, seq in sequences:
@@ -309,43 +300,39 @@ class PooledLSTM(nn.Module):
         mean = torch.cat(sums, dim=-1) / lengths.clamp(min=1).unsqueeze(1).to(top.dtype)
         return torch.cat([top, mean], dim=-1)
 
-    def trainable_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
-
     @torch.no_grad()
     def keras_init(self, generator: torch.Generator) -> None:
         """The same initial values as :meth:`SentimentLSTM.keras_init`, for each direction."""
         self.embedding.weight.uniform_(-0.05, 0.05, generator=generator)
         for lstm in (self.lstm, self.lstm_backward):
             if lstm is not None:
-                _keras_lstm_init(lstm, generator)
-        _glorot_uniform(self.head.weight, generator)
+                keras_lstm_init(lstm, generator)
+        glorot_uniform(self.head.weight, generator)
         self.head.bias.zero_()
 
 
-class HybridLSTM(nn.Module):
+class HybridLSTM(Network):
     """An LSTM network and a linear n-gram branch, their logits mixed by three learned numbers.
 
-    ``logits = mix[0] * recurrent(ids) + mix[1] * ngrams(ids) + mix_bias``. The parts are
-    trained one after the other (n-grams, then the LSTM, then the mix on the validation split;
-    see :mod:`lstm_sentiment.pipeline`), and either part's logits alone are one call away.
+    ``logits = mix[0] * recurrent(ids) + mix[1] * ngrams(ids) + mix_bias``. The n-gram branch is
+    fitted before the LSTM's gradient steps (:meth:`fit_before`), the mix after them on the
+    validation split (:meth:`fit_after`); either part's logits alone are one call away.
     """
 
     def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.recurrent = _recurrent(config)
-        outputs = 1 if config.num_classes == 2 else config.num_classes
+        super().__init__(config)
+        self.recurrent = _recurrent(config)  # a submodule, read through the property below
+        outputs = self.classifier.outputs
         self.ngrams = NgramBranch(config.vocab_size, config.ngram_features, outputs,
-                                   config.ngram_order)
+                                  config.ngram_order)
         self.mix = nn.Parameter(torch.tensor([1.0, 1.0]), requires_grad=False)
         self.mix_bias = nn.Parameter(torch.zeros(outputs), requires_grad=False)
 
     @property
-    def masks_padding(self) -> bool:
-        return True
+    def recurrent(self) -> Network:
+        return self._modules["recurrent"]  # type: ignore[return-value]
 
-    # the LSTM's layers, for gate traces and exports
+    # the LSTM's layers, for gate traces
     @property
     def embedding(self) -> nn.Embedding:
         return self.recurrent.embedding
@@ -358,19 +345,63 @@ class HybridLSTM(nn.Module):
         return self.combine(self.recurrent(ids), self.ngrams(ids))
 
     def combine(self, recurrent: torch.Tensor, ngrams: torch.Tensor) -> torch.Tensor:
-        bias = self.mix_bias[0] if recurrent.dim() == 1 else self.mix_bias
-        return self.mix[0] * recurrent + self.mix[1] * ngrams + bias
+        return self.mix[0] * recurrent + self.mix[1] * ngrams + self.classifier.shape(
+            self.mix_bias.unsqueeze(0))
 
     def trainable_parameters(self) -> int:
         """Every learned number: the LSTM part's trainable parameters, the n-gram weights (fitted
         by logistic regression, not by gradient steps) and the three mixing numbers."""
         return sum(p.numel() for p in self.parameters())
 
+    def describe(self) -> str:
+        lstm = self.recurrent.trainable_parameters()
+        return (f"{lstm:,} trainable parameters in the LSTM part and "
+                f"{self.trainable_parameters() - lstm:,} fitted apart (n-gram weights, mix)")
+
+    def parts(self) -> dict[str, nn.Module]:
+        return {"lstm": self.recurrent, "ngrams": self.ngrams}
+
+    def fit_before(self, train: Split, val: Split, log: Log) -> None:
+        t0 = time.perf_counter()
+        self.ngrams.fit(train.ids, train.labels.numpy())
+        with torch.inference_mode():
+            right = sum(int((self.classifier.predicted(self.ngrams(ids.long())) == y).sum())
+                        for ids, y in zip(val.ids.split(2000), val.labels.split(2000),
+                                          strict=True))
+        log(f"N-gram branch: fitted in {time.perf_counter() - t0:.1f}s, "
+            f"validation accuracy {right / max(len(val.labels), 1):.4f}")
+
+    def fit_after(self, val: Split, log: Log) -> None:
+        """The mixing weights and bias: minimum cross-entropy of ``mix[0] * lstm + mix[1] *
+        ngrams + bias`` on ``val``, by L-BFGS, with a small L2 pull on the two weights."""
+        self.eval()
+        device = device_of(self)
+        with torch.no_grad():
+            chunks = [chunk.to(device, torch.long) for chunk in val.ids.split(500)]
+            lstm = torch.cat([self.recurrent(ids) for ids in chunks]).float()
+            ngrams = torch.cat([self.ngrams(ids) for ids in chunks]).float()
+        y = val.labels.to(device)
+        mix = torch.ones(2, device=device, requires_grad=True)
+        bias = torch.zeros(self.mix_bias.shape, device=device, requires_grad=True)
+        optimizer = torch.optim.LBFGS([mix, bias], max_iter=200, line_search_fn="strong_wolfe")
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad()
+            logits = mix[0] * lstm + mix[1] * ngrams + self.classifier.shape(bias.unsqueeze(0))
+            loss = self.classifier.loss(logits, y) + 1e-3 * (mix ** 2).sum()
+            loss.backward()
+            return loss
+
+        optimizer.step(closure)
+        with torch.no_grad():
+            self.mix.copy_(mix.detach())
+            self.mix_bias.copy_(bias.detach())
+        weights = self.mix.tolist()
+        log(f"Mix: logit = {weights[0]:.3f} x LSTM + {weights[1]:.3f} x n-grams + bias "
+            "(fitted on the validation split)")
+
     def keras_init(self, generator: torch.Generator) -> None:
         self.recurrent.keras_init(generator)
-
-
-Network = SentimentLSTM | PooledLSTM | HybridLSTM
 
 
 def _recurrent(config: ModelConfig) -> SentimentLSTM | PooledLSTM:

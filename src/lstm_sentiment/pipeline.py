@@ -1,7 +1,7 @@
-"""One training run end to end: data -> text -> model -> train -> model folder -> metrics.
+"""One training run, as named steps: data -> network -> train -> evaluate and save.
 
 This is what ``lstm-sentiment train`` and :func:`lstm_sentiment.train` call; it only wires the
-modules below it together.
+modules below it together, and asks the network (not its class) what to fit and report.
 
 Started by ``torchrun`` (``torchrun --nproc-per-node N -m lstm_sentiment train ...``), every
 process runs this same function as one rank of a DistributedDataParallel job (see
@@ -12,14 +12,14 @@ the other ranks wait for it.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -28,12 +28,14 @@ from .config import RunConfig
 from .distributed import Context
 from .errors import UserError
 from .evaluate import evaluate_ids
-from .model import HybridLSTM, build
+from .model import Network, build
 from .predict import LABEL_NAMES, SentimentModel
+from .split import Split
 from .text import TextEncoder, id_dtype
-from .trainer import Split, evaluate_split, fit, fit_mix
+from .trainer import fit
 
 CHECKPOINT = "checkpoint"
+Log = Callable[[str], None]
 
 
 def prepare_out(out: Path, *, resume: bool, force: bool) -> None:
@@ -45,6 +47,8 @@ def prepare_out(out: Path, *, resume: bool, force: bool) -> None:
     if not resume and not force and (has_model or has_checkpoint):
         what = "a trained model" if has_model else "an unfinished run (use --resume)"
         raise UserError(f"{out} already holds {what}; pass --force to replace it")
+    if resume and not has_checkpoint:
+        raise UserError(f"nothing to resume: no checkpoint in {out / CHECKPOINT}")
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write-test"
@@ -57,21 +61,32 @@ def prepare_out(out: Path, *, resume: bool, force: bool) -> None:
 
 
 def run(config: RunConfig, out: Path, *, resume: bool = False, force: bool = False,
-        evaluate_test: bool = True, log: Callable[[str], None] = print,
+        evaluate_test: bool = True, log: Log = print,
         device: str | torch.device = "auto") -> SentimentModel:
     """Train per ``config``, save the model folder to ``out``, report validation/test metrics.
 
-    ``device`` ("auto" = CUDA when available, "cpu", "cuda") is where training and the final
-    evaluation run; the returned model is on the CPU either way. Under torchrun this is one
-    rank of a distributed run, and every rank returns the same model and metrics.
+    ``config`` is not changed: the fields derived from the data (vocabulary size, classes) are
+    filled in on a copy, which the returned model and the folder carry. ``device`` ("auto" =
+    CUDA when available, "cpu", "cuda") is where training and the final evaluation run; the
+    returned model is on the CPU either way. Under torchrun this is one rank of a distributed
+    run, and every rank returns the same model and metrics.
     """
     out = Path(out)
     with distributed.session(device) as ctx:
         created = not out.exists()
         ctx.on_main(lambda: prepare_out(out, resume=resume, force=force))
         try:
-            return _run(config, out, ctx, resume=resume, evaluate_test=evaluate_test,
-                        log=log if ctx.is_main else _silent)
+            if config.train.threads:
+                torch.set_num_threads(config.train.threads)
+            prepared = read_data(config, ctx, log if ctx.is_main else _silent,
+                                 keep_texts=bool(config.train.word_vectors) and not resume,
+                                 with_test=evaluate_test)
+            config = derive(config, prepared)
+            network = make_network(config, prepared, log if ctx.is_main else _silent,
+                                   resume=resume)
+            info = train_network(network, config, prepared, out, ctx,
+                                 log if ctx.is_main else _silent, resume=resume)
+            return evaluate_and_save(network, config, prepared, info, out, ctx, log)
         except BaseException:
             if ctx.is_main and created and out.is_dir() and not any(out.iterdir()):
                 out.rmdir()  # leave no empty folder behind when nothing was saved
@@ -82,98 +97,188 @@ def _silent(_line: str) -> None:
     pass
 
 
-def _evaluate(model: SentimentModel, subset: str, ids: torch.Tensor, labels: np.ndarray,
-              class_names: list[str]) -> dict[str, Any]:
-    """A training run's evaluation, one batch at a time (see ``evaluate_and_save``)."""
-    return evaluate_ids(model, subset, ids, labels, class_names, side_by_side=False)
+# ------------------------------------------------------------------------------ 1. data
 
 
-def _run(config: RunConfig, out: Path, ctx: Context, *, resume: bool, evaluate_test: bool,
-         log: Callable[[str], None]) -> SentimentModel:
-    if config.train.threads:
-        torch.set_num_threads(config.train.threads)
-    root = ctx.first(lambda: data.fetch(config.data.source), per_node=True)  # one per node
-    encoder, train_split, val_split, summary = _encode_data(
-        config, root, log, keep_texts=bool(config.train.word_vectors) and not resume)
-    class_names, digests = summary.class_names, summary.digests
-    config.model.vocab_size = encoder.vocab_size
-    config.model.num_classes = len(class_names)
+@dataclass
+class Prepared:
+    """The data of a run, encoded, and what it reports about its sources."""
 
-    network = build(config.model, config.train.seed)
-    recurrent = network.recurrent if isinstance(network, HybridLSTM) else network
-    count = f"{network.trainable_parameters():,} trainable parameters"
-    if isinstance(network, HybridLSTM):
-        count = (f"{recurrent.trainable_parameters():,} trainable parameters in the LSTM part and "
-                 f"{network.trainable_parameters() - recurrent.trainable_parameters():,} "
-                 "fitted apart (n-gram weights, mix)")
-    log(f"Model: {config.preset} preset, {count}, LSTM {config.model.lstm}, "
-        f"padding {'masked' if config.model.mask_padding else 'read'}")
-    if config.train.word_vectors and not resume:  # a resumed run loads its trained embedding
-        vectors = _word_vectors(config, root, encoder, summary.texts, log)
-        with torch.no_grad():
-            recurrent.embedding.weight.copy_(torch.from_numpy(vectors))
-    summary.texts = []
+    encoder: TextEncoder
+    train: Split
+    validation: Split
+    class_names: list[str]
+    test: data.Dataset | None  # None: no test data, or not asked for
+    root: Path  # where the training data was found (unlabelled texts for word vectors)
+    provenance: dict[str, Any]  # file names, sha256, counts and digests: no machine path
+    texts: list[str]  # the training texts, kept only while word vectors need them
+
+
+def read_data(config: RunConfig, ctx: Context, log: Log, *, keep_texts: bool,
+              with_test: bool) -> Prepared:
+    """Find the sources (the test source too, before any training), learn the vocabulary from
+    the training split, and encode training and validation. A folder's reviews are read from
+    disk as they are counted and encoded (the training files twice), never all held at once,
+    unless word vectors need the training texts (``keep_texts``)."""
+    d = config.data
+    fields = {"text_field": d.text_field, "label_field": d.label_field}
+    root = ctx.first(lambda: data.fetch(d.source), per_node=True)  # one download per node
+    source = data.describe(d.source)
+    train = data.load(root, "train", d.validation_split, d.split_seed, **fields)
+    val = data.load(root, "validation", d.validation_split, d.split_seed, **fields,
+                    class_names=train.class_names)
+    test = None
+    if with_test:
+        test_root = (ctx.first(lambda: data.fetch(d.test_source), per_node=True)
+                     if d.test_source else root)
+        if d.test_source or "test" in data.subsets_of(root):
+            test = data.load(test_root, "test", d.validation_split, d.split_seed, **fields,
+                             class_names=train.class_names)
+    log(f"Data: {len(train)} training, {len(val)} validation"
+        + (f", {len(test)} test" if test is not None else "") + f" texts from "
+        f"{source['name']} (classes {', '.join(train.class_names)})")
+
+    t0 = time.perf_counter()
+    dtype = id_dtype(config.text.max_tokens)
+    texts = list(train.texts) if keep_texts else train.texts
+    encoder, train_ids = TextEncoder.build(texts, config.text, dtype)
+    train_split = Split(torch.from_numpy(train_ids), torch.from_numpy(train.labels))
+    val_split = Split(torch.from_numpy(encoder.encode(val.texts, dtype)),
+                      torch.from_numpy(val.labels))
+    log(f"Vocabulary: {encoder.vocab_size} tokens; encoded in {time.perf_counter() - t0:.1f}s")
+    for dataset in (train, val):
+        if dataset.replaced:
+            log(f"note: {dataset.replaced} {dataset.subset} texts had undecodable bytes, "
+                "replaced by U+FFFD")
+    provenance = {
+        "source": source,
+        "test_source": data.describe(d.test_source) if d.test_source else None,
+        "counts": {ds.subset: ds.counts() for ds in (train, val, test) if ds is not None},
+        "train_digest": data.paths_digest(train.ids),
+        "validation_digest": data.paths_digest(val.ids),
+    }
     memory.release_free_memory()
-    if isinstance(network, HybridLSTM):
-        t0 = time.perf_counter()
-        network.ngrams.fit(train_split.ids, train_split.labels.numpy())
-        acc = evaluate_split(network.ngrams, val_split)["acc"]
-        log(f"N-gram branch: fitted in {time.perf_counter() - t0:.1f}s, "
-            f"validation accuracy {acc:.4f}")
-    fingerprint = {"config": config.to_dict(), **digests}
+    return Prepared(encoder, train_split, val_split, train.class_names, test, root, provenance,
+                    texts if keep_texts else [])  # type: ignore[arg-type]
+
+
+def derive(config: RunConfig, prepared: Prepared) -> RunConfig:
+    """A copy of ``config`` with the fields the data decides filled in (minGPT's pattern:
+    ``vocab_size`` stays None in a preset until the vocabulary exists), and its sources as
+    the portable names the model folder records."""
+    test = prepared.provenance["test_source"]
+    sources = dataclasses.replace(
+        config.data, source=prepared.provenance["source"].get("url")
+        or prepared.provenance["source"]["name"], test_source=test and test["name"])
+    return dataclasses.replace(config, data=sources).derived(
+        vocab_size=prepared.encoder.vocab_size, num_classes=len(prepared.class_names))
+
+
+# ------------------------------------------------------------------------------ 2. network
+
+
+def make_network(config: RunConfig, prepared: Prepared, log: Log, *, resume: bool) -> Network:
+    """The network, initialised, its embedding started from word vectors if the preset asks
+    (not when resuming: the checkpoint holds the trained one), and its parts that are fitted
+    apart fitted before training."""
+    network = build(config.model, config.train.seed)
+    log(f"Model: {config.preset} preset, {network.describe()}, LSTM {config.model.lstm}, "
+        f"padding {'masked' if config.model.mask_padding else 'read'}")
+    if config.train.word_vectors and not resume:
+        vectors = _word_vectors(config, prepared, log)
+        with torch.no_grad():
+            network.recurrent.embedding.weight.copy_(torch.from_numpy(vectors))
+    prepared.texts = []
+    memory.release_free_memory()
+    network.fit_before(prepared.train, prepared.validation, log)
+    return network
+
+
+def _word_vectors(config: RunConfig, prepared: Prepared, log: Log) -> Any:
+    """Word vectors for the embedding's start, from the training texts and the source's
+    unlabelled ones (never the validation or test texts); see :mod:`lstm_sentiment.embeddings`."""
+    if config.train.word_vectors != "ppmi-svd":
+        raise UserError(f"unknown word vectors {config.train.word_vectors!r} (choose ppmi-svd)")
+    t0 = time.perf_counter()
+    unlabelled = data.load_unlabelled(prepared.root)
+    vectors = embeddings.ppmi_svd(
+        embeddings.encoded_chunks(prepared.encoder, prepared.texts + unlabelled),
+        prepared.encoder.vocab_size, config.model.embedding_dim, seed=config.train.seed, log=log)
+    log(f"Word vectors: learned from {len(prepared.texts):,} training and {len(unlabelled):,} "
+        f"unlabelled texts in {time.perf_counter() - t0:.1f}s")
+    return vectors
+
+
+# ------------------------------------------------------------------------------ 3. train
+
+
+def train_network(network: Network, config: RunConfig, prepared: Prepared, out: Path,
+                  ctx: Context, log: Log, *, resume: bool) -> dict[str, Any]:
+    """Gradient steps on the network's recurrent part (checkpointed in ``out``), then what is
+    fitted after them; returns what the model folder records about the training."""
+    fingerprint = {"config": config.to_dict(), "train_digest":
+                   prepared.provenance["train_digest"], "validation_digest":
+                   prepared.provenance["validation_digest"]}
     if ctx.distributed or ctx.device.type != "cpu":
         log(f"Training on {ctx.world_size} process{'es' if ctx.distributed else ''}, "
             f"device {ctx.device.type}")
-    t_train = time.perf_counter()
-    history = fit(recurrent, train_split, val_split, config.train,
+    started = time.perf_counter()
+    history = fit(network.recurrent, prepared.train, prepared.validation, config.train,
                   checkpoint_dir=out / CHECKPOINT, resume=resume, fingerprint=fingerprint,
                   log=log, context=ctx)
-    if isinstance(network, HybridLSTM):
-        network.to(ctx.device)
-        fit_mix(network, val_split)
-        mix = network.mix.tolist()
-        log(f"Mix: logit = {mix[0]:.3f} x LSTM + {mix[1]:.3f} x n-grams + bias "
-            "(fitted on the validation split)")
-    train_seconds = time.perf_counter() - t_train
-    del train_split  # evaluation needs the validation rows only
+    network.to(ctx.device)
+    network.fit_after(prepared.validation, log)
+    prepared.train = Split(prepared.train.ids[:0], prepared.train.labels[:0])  # let it go
     memory.release_free_memory()  # what the training steps' buffers left in the heap
-
-    labels = [LABEL_NAMES.get(name, name) for name in class_names]
-    info: dict[str, Any] = {
-        "class_folders": class_names,
+    return {
+        "class_folders": prepared.class_names,
         "parameters": network.trainable_parameters(),
-        "training_data": {"source": str(config.data.source or data.OFFICIAL_URL),
-                          "n_train": summary.n_train, "n_validation": len(val_split.labels),
-                          **digests},
-        "training_seconds": round(train_seconds, 2),
+        "training_data": {**prepared.provenance,
+                          "n_train": prepared.provenance["counts"]["train"]["total"],
+                          "n_validation": len(prepared.validation.labels)},
+        "training_seconds": round(time.perf_counter() - started, 2),
         "training_device": ctx.device.type,
         "training_processes": ctx.world_size,
+        "history": history.epochs,
     }
-    model = SentimentModel(network, encoder, config, labels, history.epochs, info)
 
-    def evaluate_and_save() -> dict[str, Any]:
-        # scored on the training device; saved (and returned) from the CPU. One batch at a
-        # time: the run still holds its training state, and batches side by side (each thread
-        # with its own buffers) raised the seed preset's peak by ~50 MB to save under a second.
-        scorer = SentimentModel(_on_device(network, ctx.device), encoder, config, labels,
-                                info=info)
-        splits = [("validation", val_split.ids, val_split.labels.numpy(), class_names)]
-        metrics: dict[str, Any] = {"validation": _evaluate(scorer, *splits[0])}
-        log(_metric_line(metrics["validation"]))
-        test = _test_split(config, root, class_names) if evaluate_test else None
-        if test is not None:
-            texts, test_labels, test_names = test
-            test_ids = torch.from_numpy(encoder.encode(texts, id_dtype(encoder.vocab_size)))
-            splits.append(("test", test_ids, test_labels, test_names))
-            metrics["test"] = _evaluate(scorer, *splits[-1])
-            log(_metric_line(metrics["test"]))
-        if isinstance(network, HybridLSTM):  # each part alone, on the same splits
-            metrics["parts"] = {}
-            for name, part in (("lstm", network.recurrent), ("ngrams", network.ngrams)):
-                alone = SentimentModel(_on_device(part, ctx.device), encoder, config, labels,
-                                       info=info)
-                metrics["parts"][name] = {
-                    split[0]: _evaluate(alone, *split)["accuracy"] for split in splits}
+
+# ------------------------------------------------------------------------------ 4. evaluate, save
+
+
+def evaluate_and_save(network: Network, config: RunConfig, prepared: Prepared,
+                      info: dict[str, Any], out: Path, ctx: Context,
+                      log: Log) -> SentimentModel:
+    """Rank 0 evaluates on the validation and test splits (the whole network and each of its
+    parts alone) on the training device, then saves the folder from the CPU; the other ranks
+    wait and return the same model and metrics."""
+    history = info.pop("history")
+    labels = [LABEL_NAMES.get(name, name) for name in prepared.class_names]
+    model = SentimentModel(network, prepared.encoder, config, labels, history, info)
+
+    def evaluate_and_save_here() -> dict[str, Any]:
+        encoder = prepared.encoder
+        splits = [("validation", prepared.validation.ids,
+                   prepared.validation.labels.numpy())]
+        if prepared.test is not None:
+            test_ids = encoder.encode(prepared.test.texts, id_dtype(encoder.vocab_size))
+            splits.append(("test", torch.from_numpy(test_ids), prepared.test.labels))
+        metrics: dict[str, Any] = {}
+        for name, part in (("", network), *network.parts().items()):
+            scorer = SentimentModel(_on_device(part, ctx.device), encoder, config, labels,
+                                    info=info)
+            for subset, ids, y in splits:
+                # one batch at a time: the run still holds its training state
+                found = evaluate_ids(scorer, subset, ids, y, prepared.class_names,
+                                     side_by_side=False)
+                if name:
+                    metrics.setdefault("parts", {}).setdefault(name, {})[subset] = \
+                        found["accuracy"]
+                else:
+                    metrics[subset] = found
+                    log(f"{subset}: accuracy {found['accuracy']:.4f} - loss {found['loss']:.4f}"
+                        f" - n {found['n']}")
+            if name:
                 log(f"{name} alone: " + ", ".join(
                     f"{k} accuracy {v:.4f}" for k, v in metrics["parts"][name].items()))
         network.cpu()
@@ -183,8 +288,7 @@ def _run(config: RunConfig, out: Path, ctx: Context, *, resume: bool, evaluate_t
         log(f"Saved model to {out}")
         return metrics
 
-    # rank 0 evaluates and saves; the others wait, then return the same metrics
-    info["metrics"] = ctx.on_main(evaluate_and_save)
+    info["metrics"] = ctx.on_main(evaluate_and_save_here)
     network.cpu()
     return model
 
@@ -203,112 +307,3 @@ class _OnDevice(nn.Module):
 
 def _on_device(network: nn.Module, device: torch.device) -> nn.Module:
     return network if device.type == "cpu" else _OnDevice(network, device)
-
-
-def _word_vectors(config: RunConfig, root: Path, encoder: TextEncoder, texts: list[str],
-                  log: Callable[[str], None]) -> np.ndarray:
-    """Word vectors for the embedding's start, from the training texts and the source's
-    unlabelled ones (never the validation or test texts); see :mod:`lstm_sentiment.embeddings`."""
-    if config.train.word_vectors != "ppmi-svd":
-        raise UserError(f"unknown word vectors {config.train.word_vectors!r} (choose ppmi-svd)")
-    t0 = time.perf_counter()
-    unlabelled = data.load_unlabelled(root) if root.is_dir() else []
-    vectors = embeddings.ppmi_svd(embeddings.encoded_chunks(encoder, texts + unlabelled),
-                                  encoder.vocab_size, config.model.embedding_dim,
-                                  seed=config.train.seed, log=log)
-    log(f"Word vectors: learned from {len(texts):,} training and {len(unlabelled):,} "
-        f"unlabelled texts in {time.perf_counter() - t0:.1f}s")
-    return vectors
-
-
-@dataclass
-class _DataSummary:
-    """What the run reports about its training data once the texts are gone."""
-
-    class_names: list[str]
-    n_train: int
-    digests: dict[str, str]
-    texts: list[str]  # the training texts, kept only while word vectors need them
-
-
-def _encode_data(config: RunConfig, root: Path, log: Callable[[str], None], *,
-                 keep_texts: bool = False) -> tuple[TextEncoder, Split, Split, _DataSummary]:
-    """Read the training and validation reviews, learn the vocabulary, and encode both.
-
-    Training needs only the id rows, stored in the smallest integer type that holds the
-    vocabulary (int16: 8.5 MB for IMDB's 18,750 training rows rather than 34 MB as int64). From a
-    dataset folder each review file is read as it is counted or encoded (the training files
-    twice), so the texts are never all in memory and the heap keeps nothing of them: the seed
-    preset's peak RSS fell ~25 MB (and the data stage's own peak ~60 MB). Tables, and runs whose
-    word vectors need the training texts (kept in the summary), read every text first.
-    """
-    d = config.data
-    split_args = (d.validation_split, d.split_seed)
-    texts: dict[str, Sequence[str]] = {}
-    replaced: dict[str, int] = {}  # files whose undecodable bytes became U+FFFD, per subset
-    if root.is_dir() and not keep_texts:
-        paths: dict[str, list[str]] = {}
-        labels: dict[str, list[int]] = {}
-        for subset in ("train", "validation"):
-            paths[subset], labels[subset], names = data.split_paths(root, subset, *split_args)
-            texts[subset] = data.TextFiles(root, paths[subset], f"read {subset}")
-    else:
-        fields = {"text_field": d.text_field, "label_field": d.label_field}
-        loaded = {subset: data.load(root, subset, *split_args, **fields)
-                  for subset in ("train", "validation")}
-        names = loaded["train"].class_names
-        paths = {k: [e.path for e in ds.examples] for k, ds in loaded.items()}
-        labels = {k: ds.labels.tolist() for k, ds in loaded.items()}
-        texts = {k: ds.texts for k, ds in loaded.items()}
-        replaced = {k: ds.replaced_files for k, ds in loaded.items()}
-        del loaded
-    log(f"Data: {len(paths['train'])} training, {len(paths['validation'])} validation reviews "
-        f"from {root} (classes {', '.join(names)})")
-
-    t0 = time.perf_counter()
-    dtype = id_dtype(config.text.max_tokens)
-    encoder, train_ids = TextEncoder.build(texts["train"], config.text, dtype)
-    train_split = Split(torch.from_numpy(train_ids),
-                        torch.tensor(labels["train"], dtype=torch.int64))
-    val_split = Split(torch.from_numpy(encoder.encode(texts["validation"], dtype)),
-                      torch.tensor(labels["validation"], dtype=torch.int64))
-    log(f"Vocabulary: {encoder.vocab_size} tokens; encoded in {time.perf_counter() - t0:.1f}s")
-    for subset, items in texts.items():
-        count = replaced.get(subset, getattr(items, "replaced_files", 0))
-        if count:
-            log(f"note: {count} {subset} files had undecodable bytes, replaced by U+FFFD")
-    summary = _DataSummary(
-        names, len(paths["train"]),
-        {"train_digest": data.paths_digest(paths["train"]),
-         "validation_digest": data.paths_digest(paths["validation"])},
-        list(texts["train"]) if keep_texts else [])
-    del texts
-    memory.release_free_memory()
-    return encoder, train_split, val_split, summary
-
-
-def _test_split(config: RunConfig, root: Path, names: list[str]
-                ) -> tuple[Sequence[str], np.ndarray, list[str]] | None:
-    """Texts, labels and class names of the official test split: ``--test-source`` if given,
-    else the source's ``test/``. Files are read as the texts are used, never all at once."""
-    d = config.data
-    if d.test_source:
-        test_root = data.fetch(d.test_source)
-        if test_root.is_file():
-            table = data.load_table(test_root, "test", text_field=d.text_field,
-                                    label_field=d.label_field, class_names=names)
-            return table.texts, table.labels, table.class_names
-        return _test_files(test_root, d.validation_split, d.split_seed)
-    if root.is_dir() and (root / "test").is_dir():
-        return _test_files(root, d.validation_split, d.split_seed)
-    return None
-
-
-def _test_files(root: Path, validation_split: float, seed: int
-                ) -> tuple[Sequence[str], np.ndarray, list[str]]:
-    paths, labels, names = data.split_paths(root, "test", validation_split, seed)
-    return data.TextFiles(root, paths, "read test"), np.asarray(labels, dtype=np.int64), names
-
-
-def _metric_line(m: dict[str, Any]) -> str:
-    return f"{m['split']}: accuracy {m['accuracy']:.4f} - loss {m['loss']:.4f} - n {m['n']}"

@@ -25,22 +25,19 @@ from .artifact import Artifact
 from .config import RunConfig
 from .errors import ArtifactError, UserError
 from .head import head_for
+from .layers import row_lengths
 from .lstm import ReferenceLSTM
-from .model import Network, network_for, row_lengths
+from .model import Network, network_for
 from .text import TextEncoder, id_dtype
 
 LABEL_NAMES = {"neg": "negative", "pos": "positive"}
 
-# Batches side by side (see _lanes) share the batch size, but have at least this many rows
-# each. On a 2-core Xeon two lanes of 128 rows ran the seed preset about as fast as two of 256
-# and the accurate preset faster, with 30-90 MB less at the peak; on a 16-core Xeon 16 lanes of
-# 128 rows ran the seed preset at 110k rows/s (64 rows: 59k, 256: 137k) and the accurate
-# preset at 16.9k (64: 15.7k, 256: 14.5k).
+# Batches side by side (see _lanes) share the batch size but have at least this many rows each:
+# smaller ones waste the lanes, larger ones hold more memory (docs/performance.md).
 MIN_LANE_BATCH = 128
 
-# Batches of up to this many rows run on one thread: on a 2-core Xeon one review took 0.8 ms on
-# one thread against 1.2 ms on two (the threads meet at every LSTM step), and one thread stayed
-# ahead up to about 8 rows, for the seed and the accurate preset alike.
+# Batches of up to this many rows run on one thread: threads meet at every LSTM step, and for a
+# few rows the meeting costs more than the sharing saves (docs/performance.md).
 SMALL_BATCH = 8
 
 
@@ -82,12 +79,10 @@ def _lanes(count: int) -> ThreadPoolExecutor:
     """``count`` threads that each run PyTorch on one core, made once and kept: with the
     calling thread, the lanes that :meth:`SentimentModel.logits` runs batches in side by side.
 
-    On a 2-core Xeon two batches at a time, one per thread with one intra-op thread each,
-    scored 1.1-1.5x as many rows per second as one batch at a time over both cores; on a
-    16-core Xeon, 16 lanes scored 1.7x as many (seed preset) and 1.9x (accurate preset) as one
-    batch over 16 threads. The LSTM's steps are too small for several cores to share one
-    without waiting at every step. (Two OpenMP teams side by side, by contrast, slow each other
-    badly, so each lane keeps to one thread.)
+    The LSTM's steps are too small for several cores to share one without waiting at every
+    step, so whole batches side by side use the cores better than one batch over all of them;
+    each lane keeps to one thread, since two OpenMP teams side by side slow each other badly
+    (measurements: docs/performance.md).
     """
     with _LANES_LOCK:
         pool = _LANES.get(count)
@@ -245,9 +240,8 @@ class SentimentModel:
         """Logits for encoded rows (any integer dtype), in input order (rows are run sorted by
         length).
 
-        Rows run ``batch_size`` at a time: on a 2-core Xeon, batches of 256 ran the seed
-        network's forward about 1.7x faster than batches of 1,000 (whose activations outgrow
-        the caches), and the accurate preset's about 1.4x. Up to :data:`SMALL_BATCH` rows run
+        Rows run ``batch_size`` at a time (larger batches' activations outgrow the caches).
+        Up to :data:`SMALL_BATCH` rows run
         on one thread (see :func:`_one_thread`). With ``side_by_side``, the batches run in lanes,
         one per thread, sharing the batch size (see :func:`_lanes` and
         :data:`MIN_LANE_BATCH`): faster, in about the same memory.
@@ -265,9 +259,8 @@ class SentimentModel:
             batches = order.split(max(batch_size // lanes, MIN_LANE_BATCH))
             lanes = min(lanes, len(batches))
             # lane k runs batches k, k + lanes, ...: similar lengths, so similar work. This
-            # thread runs lane 0: a thread's first allocations open a C heap of its own, and
-            # the pool's threads' heaps came on top of this one's (~30 MB more at the peak of
-            # scoring 25,000 reviews, seed preset).
+            # thread runs lane 0: every thread that allocates opens a C heap of its own, so one
+            # thread fewer is one heap fewer.
             pool = _lanes(lanes - 1)
             others = [pool.submit(self._run_batches, (ids, batches[k::lanes]))
                       for k in range(1, lanes)]
@@ -303,8 +296,8 @@ class SentimentModel:
         """Probabilities, tokens read and the reason for no label, for each of ``texts``."""
         if isinstance(texts, str):
             raise TypeError("predict_proba takes a list of texts, not a single string")
-        # compact ids (int16 for the usual vocabularies): rows of 1,000 tokens for 25,000 texts
-        # are 50 MB instead of int64's 200 MB, and batches are widened as they run
+        # compact ids (int16 for the usual vocabularies), a quarter of int64's memory for long
+        # rows; batches are widened as they run
         ids = torch.from_numpy(self.encoder.encode(texts, id_dtype(self.encoder.vocab_size)))
         tokens = row_lengths(ids)
         known = row_lengths(ids > 1)  # id 1 is [UNK]

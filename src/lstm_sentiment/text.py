@@ -114,7 +114,7 @@ def keras_order(counts: dict[str, int], max_tokens: int) -> list[str]:
 
 _ASCII_LOWER = bytes.maketrans(string.ascii_uppercase.encode(), string.ascii_lowercase.encode())
 _PUNCTUATION_BYTES = string.punctuation.encode()
-_ENCODE_CHUNK = 512  # texts per vectorised pass in TextEncoder.encode (2,048 was ~15 % slower)
+_ENCODE_CHUNK = 512  # texts per vectorised pass in TextEncoder.encode: bounded memory
 
 
 def _tutorial_words(text: str, limit: int | None = None) -> list[bytes]:
@@ -150,8 +150,8 @@ def _punctuation_words(text: str, limit: int | None = None) -> list[bytes]:
     at a character's start, and the spaces added are no mark, so the replacements never
     interfere and their order does not matter. Only the marks the text has are replaced (one
     ``translate`` finds the ASCII ones; typographic ones are looked for in non-ASCII texts
-    only): about 2x faster than trying each mark, and ``bytes.replace`` per mark is about 1.5x
-    faster than one regular expression.
+    only), and ``bytes.replace`` per mark rather than one regular expression: both faster
+    (bench/encode_speed.py).
     """
     raw = text.encode("utf-8", "surrogatepass").translate(_ASCII_LOWER).replace(b"<br />", b" ")
     for c in set(raw.translate(None, _NOT_ASCII_MARKS)):
@@ -206,7 +206,7 @@ class TextEncoder:
 
     ``tokenizer.json`` is the definition. For the standardizations this module writes
     (:data:`STANDARDIZATIONS`), encoding takes a faster route over UTF-8 bytes with the same
-    vocabulary (about 10x faster than ``encode_batch``, and it never tokenizes past
+    vocabulary (faster than ``encode_batch``: bench/encode_speed.py; and it never tokenizes past
     ``sequence_length`` words' worth of lookups); tests check both routes give the same ids.
     Other tokenizers go through ``encode_batch``.
     """

@@ -32,7 +32,6 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save
 from torch import nn
-from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from . import distributed, memory, progress
@@ -40,135 +39,9 @@ from .config import TrainConfig
 from .distributed import Context
 from .errors import UserError
 from .fileio import atomic_write_bytes, atomic_write_text
-from .model import row_lengths
-
-
-class KerasRMSprop:
-    """RMSprop exactly as Keras 2 defines it (differs from ``torch.optim.RMSprop``'s epsilon).
-
-    ``v = rho * v + (1 - rho) * g**2`` then ``p -= lr * g / sqrt(v + epsilon)``; PyTorch's own
-    puts epsilon outside the square root.
-
-    It speaks ``torch.optim.Optimizer``'s protocol (``param_groups``, ``step``, ``zero_grad``,
-    ``state_dict`` in the same layout) without deriving from it: that class imports
-    ``torch._dynamo`` (and sympy with it) on first use, ~70 MB resident for the rest of the run.
-    """
-
-    def __init__(self, params: Any, lr: float = 1e-3, rho: float = 0.9,
-                 epsilon: float = 1e-7) -> None:
-        self.param_groups: list[dict[str, Any]] = [
-            {"params": list(params), "lr": lr, "rho": rho, "epsilon": epsilon}]
-        self.state: dict[torch.Tensor, dict[str, torch.Tensor]] = {}
-
-    @torch.no_grad()
-    def step(self) -> None:
-        for group in self.param_groups:
-            lr, rho, eps = group["lr"], group["rho"], group["epsilon"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state.setdefault(p, {})
-                if "square_avg" not in state:
-                    state["square_avg"] = torch.zeros_like(p)
-                v = state["square_avg"]
-                v.mul_(rho).addcmul_(p.grad, p.grad, value=1.0 - rho)
-                p.addcdiv_(p.grad, (v + eps).sqrt_(), value=-lr)
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        for group in self.param_groups:
-            for p in group["params"]:
-                if set_to_none:
-                    p.grad = None
-                elif p.grad is not None:
-                    p.grad.zero_()
-
-    def state_dict(self) -> dict[str, Any]:
-        """``{"state": {index: {...}}, "param_groups": [...]}``, parameters by index, as
-        ``torch.optim.Optimizer.state_dict`` lays it out."""
-        params = [p for group in self.param_groups for p in group["params"]]
-        groups, start = [], 0
-        for group in self.param_groups:
-            n = len(group["params"])
-            groups.append({**{k: v for k, v in group.items() if k != "params"},
-                           "params": list(range(start, start + n))})
-            start += n
-        state = {i: dict(self.state[p]) for i, p in enumerate(params) if p in self.state}
-        return {"state": state, "param_groups": groups}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        groups = state_dict["param_groups"]
-        if [len(g["params"]) for g in groups] != [len(g["params"]) for g in self.param_groups]:
-            raise ValueError("the optimizer state is for a different set of parameters")
-        for group, saved in zip(self.param_groups, groups, strict=True):
-            group.update({k: v for k, v in saved.items() if k != "params"})
-        params = [p for group in self.param_groups for p in group["params"]]
-        self.state = {}
-        for idx, values in state_dict["state"].items():
-            p = params[int(idx)]
-            self.state[p] = {k: v.to(p.device, p.dtype) if isinstance(v, torch.Tensor) else v
-                             for k, v in values.items()}
-
-
-# what fit() steps: Keras's RMSprop (ours) or torch's AdamW
-Optimizer = KerasRMSprop | torch.optim.Optimizer
-
-
-def make_optimizer(model: nn.Module, config: TrainConfig) -> Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
-    if config.optimizer == "rmsprop":
-        return KerasRMSprop(params, lr=config.learning_rate)
-    if config.optimizer == "adam":
-        return torch.optim.AdamW(params, lr=config.learning_rate,
-                                 weight_decay=config.weight_decay)
-    raise UserError(f"unknown optimizer {config.optimizer!r} (choose rmsprop or adam)")
-
-
-WARMUP = 0.1  # the one-cycle schedule's share of steps spent warming up
-
-
-def learning_rate_at(config: TrainConfig, step: int, total: int) -> float:
-    """The learning rate for optimizer step ``step`` of ``total`` (0-based).
-
-    ``constant``: ``learning_rate`` throughout. ``one-cycle``: linear warm-up from 1/25 of the
-    peak over the first 10% of steps, then cosine annealing to 1/1000 of it (Smith's one-cycle
-    policy as ``torch.optim.lr_scheduler.OneCycleLR`` shapes it). A pure function of the step,
-    so a resumed run follows the same curve without saving a scheduler.
-    """
-    peak = config.learning_rate
-    if config.schedule == "constant":
-        return peak
-    if config.schedule != "one-cycle":
-        raise UserError(f"unknown schedule {config.schedule!r} (choose constant or one-cycle)")
-    warm = max(1, int(total * WARMUP))
-    if step < warm:
-        return peak / 25 + (peak - peak / 25) * step / warm
-    done = min(1.0, (step - warm) / max(1, total - warm))
-    low = peak / 1000
-    return low + (peak - low) * 0.5 * (1 + math.cos(math.pi * done))
-
-
-def loss_fn(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    """Binary cross-entropy on a sigmoid logit, or cross-entropy on softmax logits."""
-    if logits.dim() == 1:
-        return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype),
-                                                  reduction=reduction)
-    return F.cross_entropy(logits, labels, reduction=reduction)
-
-
-def predicted_class(logits: torch.Tensor) -> torch.Tensor:
-    return (logits > 0).long() if logits.dim() == 1 else logits.argmax(dim=-1)
-
-
-@dataclass
-class Split:
-    """Encoded ids and labels of one subset."""
-
-    ids: torch.Tensor  # [N, T] integer ids (int16 will do: batches are made int64 as taken)
-    labels: torch.Tensor  # [N] int64
-
-    @property
-    def lengths(self) -> torch.Tensor:
-        return row_lengths(self.ids)
+from .layers import device_of
+from .optim import Optimizer, learning_rate_at
+from .split import Split
 
 
 @dataclass
@@ -209,7 +82,7 @@ def evaluate_split(model: nn.Module, split: Split, batch_size: int = 256, *,
     figures.
     """
     model.eval()
-    device = _device_of(model)
+    device = device_of(model)
     order = torch.argsort(split.lengths, descending=True, stable=True)
     chunks = order.split(batch_size)
     if context is not None and context.distributed:
@@ -218,49 +91,16 @@ def evaluate_split(model: nn.Module, split: Split, batch_size: int = 256, *,
     for idx in chunks:
         logits = model(split.ids[idx].to(device, torch.long))
         y = split.labels[idx].to(device)
-        total_loss += float(loss_fn(logits, y)) * len(idx)
-        correct += int((predicted_class(logits) == y).sum())
+        total_loss += float(model.classifier.loss(logits, y)) * len(idx)
+        correct += int((model.classifier.predicted(logits) == y).sum())
     if context is not None and context.distributed:
         total_loss, correct = context.all_sum([total_loss, correct])
     n = max(len(split.labels), 1)
     return {"loss": total_loss / n, "acc": correct / n}
 
 
-def fit_mix(network: nn.Module, val: Split, batch_size: int = 500) -> None:
-    """Fit a :class:`~lstm_sentiment.model.HybridLSTM`'s mixing weights and bias on ``val``:
-    minimum cross-entropy of ``mix[0] * lstm + mix[1] * ngrams + bias``, by L-BFGS, with a
-    small L2 pull on the two weights."""
-    network.eval()
-    device = _device_of(network)
-    with torch.no_grad():
-        parts = [(network.recurrent(ids), network.ngrams(ids))
-                 for ids in (chunk.to(device, torch.long) for chunk in val.ids.split(batch_size))]
-        lstm = torch.cat([p[0] for p in parts]).float()
-        ngrams = torch.cat([p[1] for p in parts]).float()
-    y = val.labels.to(device)
-    mix = torch.ones(2, device=device, requires_grad=True)
-    bias = torch.zeros(network.mix_bias.shape, device=device, requires_grad=True)
-    optimizer = torch.optim.LBFGS([mix, bias], max_iter=200, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        offset = bias[0] if lstm.dim() == 1 else bias
-        loss = loss_fn(mix[0] * lstm + mix[1] * ngrams + offset, y) + 1e-3 * (mix ** 2).sum()
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    with torch.no_grad():
-        network.mix.copy_(mix.detach())
-        network.mix_bias.copy_(bias.detach())
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
-
-
-def _epoch_seed(seed: int, epoch: int) -> int:
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of epoch ``epoch``'s batch plan and torch's global generator."""
     return seed * 1_000_003 + epoch
 
 
@@ -271,6 +111,9 @@ def fit(model: nn.Module, train: Split, val: Split | None, config: TrainConfig, 
         device: str | torch.device | None = None,
         context: Context | None = None) -> History:
     """Train ``model`` in place and return its per-epoch history.
+
+    The loop knows only what every network offers: ``model.configure_optimizer(config)``,
+    ``model.classifier`` (its head's loss and predicted class) and ``model.masks_padding``.
 
     ``fingerprint`` (preset, seeds, data digests) is stored with each checkpoint; ``resume``
     refuses a checkpoint whose fingerprint differs, so a run never continues someone else's.
@@ -284,13 +127,13 @@ def fit(model: nn.Module, train: Split, val: Split | None, config: TrainConfig, 
     every rank ends with the same weights.
     """
     if context is None:
-        with distributed.session(device if device is not None else _device_of(model)) as ctx:
+        with distributed.session(device if device is not None else device_of(model)) as ctx:
             return fit(model, train, val, config, checkpoint_dir=checkpoint_dir, resume=resume,
                        fingerprint=fingerprint, log=log, context=ctx)
     ctx = context
     say = log if ctx.is_main else _silent
     model.to(ctx.device)
-    optimizer = make_optimizer(model, config)
+    optimizer = model.configure_optimizer(config)
     history = History()
     start = 0
     if ctx.distributed:  # every rank must plan the same batches from the same rows
@@ -303,10 +146,10 @@ def fit(model: nn.Module, train: Split, val: Split | None, config: TrainConfig, 
         say(f"Resuming after epoch {start}/{config.epochs}")
     network = _wrap(model, ctx)  # DDP copies rank 0's weights to the other ranks here
     for epoch in range(start, config.epochs):
-        torch.manual_seed(_epoch_seed(config.seed, epoch))
+        torch.manual_seed(epoch_seed(config.seed, epoch))
         t0 = time.perf_counter()
-        stats = _train_epoch(model, optimizer, train, config, epoch, context=ctx,
-                             network=network)
+        stats = train_epoch(model, optimizer, train, config, epoch, context=ctx,
+                            network=network)
         if val is not None:
             v = evaluate_split(model, val, context=ctx)
             stats.update(val_loss=v["loss"], val_acc=v["acc"])
@@ -379,18 +222,26 @@ def _check_replicas(model: nn.Module, ctx: Context, log: Callable[[str], None]) 
                            _safetensors_bytes(model.state_dict()))
 
 
-def _train_epoch(model: nn.Module, optimizer: Optimizer, train: Split,
-                 config: TrainConfig, epoch: int, *, context: Context | None = None,
-                 network: nn.Module | None = None) -> dict[str, float]:
-    """One pass over the epoch's batch plan; ``network`` (default ``model``) is what is called,
-    e.g. a DDP wrapper of ``model``. Returns the epoch's mean loss and accuracy."""
+def train_epoch(model: nn.Module, optimizer: Optimizer, train: Split,
+                config: TrainConfig, epoch: int, *, context: Context | None = None,
+                network: nn.Module | None = None) -> dict[str, float]:
+    """One pass over epoch ``epoch``'s batch plan; ``network`` (default ``model``) is what is
+    called, e.g. a DDP wrapper of ``model``. Returns the epoch's mean loss and accuracy.
+
+    One process and DDP take the same path. Each rank takes its share of every batch (one
+    process: all of it) and weights its mean loss by its share times the world size, so after
+    DDP averages the gradients every rank holds the gradient of the whole batch's mean loss
+    (one process: weight 1, exactly). A batch smaller than the world leaves some ranks without
+    rows: they run one row with weight 0 to join the all-reduce.
+    """
+    ctx = context or Context()
     model.train()
     network = network if network is not None else model
-    device = _device_of(model)
-    split_batches = context is not None and context.distributed
+    device = device_of(model)
+    head = model.classifier
     # grouping lengths only saves time when the model cuts each batch to its longest row
-    bucket = config.bucket_by_length and getattr(model, "masks_padding", False)
-    plan = batches(train, config.batch_size, _epoch_seed(config.seed, epoch), bucket)
+    bucket = config.bucket_by_length and model.masks_padding
+    plan = batches(train, config.batch_size, epoch_seed(config.seed, epoch), bucket)
     seen, total_loss, correct = 0, 0.0, 0
     params = [p for p in model.parameters() if p.requires_grad]
     with progress.bar(f"Epoch {epoch + 1}/{config.epochs}", len(plan)) as bar:
@@ -400,23 +251,12 @@ def _train_epoch(model: nn.Module, optimizer: Optimizer, train: Split,
                                         config.epochs * len(plan))
                 for group in optimizer.param_groups:
                     group["lr"] = rate
-            if split_batches:
-                # This rank's rows, weighted so that DDP's average over ranks is the gradient of
-                # the whole batch's mean loss. A batch smaller than the world leaves some ranks
-                # without rows: they run one row with weight 0 to join the all-reduce.
-                idx = context.shard(batch)
-                rows = idx if len(idx) else batch[:1]
-                ids, y = train.ids[rows].to(device, torch.long), train.labels[rows].to(device)
-                logits = network(ids)
-                summed = loss_fn(logits, y, reduction="sum")
-                loss = summed * (context.world_size / len(batch) if len(idx) else 0.0)
-                batch_loss = float(summed.detach())
-            else:
-                idx = batch
-                ids, y = train.ids[idx].to(device, torch.long), train.labels[idx].to(device)
-                logits = network(ids)
-                loss = loss_fn(logits, y)
-                batch_loss = float(loss.detach()) * len(idx)
+            idx = ctx.shard(batch)
+            rows = idx if len(idx) else batch[:1]
+            ids, y = train.ids[rows].to(device, torch.long), train.labels[rows].to(device)
+            logits = network(ids)
+            mean = head.loss(logits, y)
+            loss = mean * (len(idx) * ctx.world_size / len(batch))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.clip_norm:
@@ -424,14 +264,13 @@ def _train_epoch(model: nn.Module, optimizer: Optimizer, train: Split,
             optimizer.step()
             if len(idx):
                 seen += len(idx)
-                total_loss += batch_loss
-                correct += int((predicted_class(logits.detach()) == y).sum())
+                total_loss += float(mean.detach()) * len(idx)
+                correct += int((head.predicted(logits.detach()) == y).sum())
             bar.advance(0)
             bar.update(0, description=f"Epoch {epoch + 1}/{config.epochs} "
                                       f"loss {total_loss / max(seen, 1):.4f} "
                                       f"acc {correct / max(seen, 1):.4f}")
-    if split_batches:
-        seen, total_loss, correct = context.all_sum([seen, total_loss, correct])
+    seen, total_loss, correct = ctx.all_sum([seen, total_loss, correct])
     if not math.isfinite(total_loss):
         raise UserError("training diverged (loss is not finite); try a lower learning rate")
     return {"loss": total_loss / seen, "acc": correct / seen}

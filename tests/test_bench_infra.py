@@ -1,0 +1,229 @@
+"""The benchmark scripts' conventions and helpers (bench/common.py, bench/render.py), checked
+without running any benchmark."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import statistics
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+sys.path.insert(0, str(BENCH))
+
+import common  # noqa: E402 (bench/ is a folder of scripts, not a package)
+import render  # noqa: E402
+
+# bench/seed_accuracy.py is being reworked on its own branch, which gives it render()
+AWAITING_RENDER = {"seed_accuracy"}
+PENDING_PRIVATE: dict[str, set[str]] = {}  # nothing may be added here
+
+
+def _scripts() -> list[Path]:
+    return sorted(BENCH.glob("*.py"))
+
+
+def _tree(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(), str(path))
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def private_names(tree: ast.Module) -> set[str]:
+    """``lstm_sentiment`` names starting with ``_`` that a module imports or reads."""
+    found: set[str] = set()
+    modules: set[str] = set()  # local names bound to lstm_sentiment or one of its modules
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lstm_sentiment"):
+            parts = (node.module or "").split(".")
+            found |= {f"{node.module}" for p in parts if _is_private(p)}
+            for alias in node.names:
+                if _is_private(alias.name):
+                    found.add(f"{node.module}.{alias.name}")
+                modules.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("lstm_sentiment"):
+                    found |= {alias.name for p in alias.name.split(".") if _is_private(p)}
+                    modules.add(alias.asname or alias.name.split(".")[0])
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and _is_private(node.attr)
+                and isinstance(node.value, ast.Name) and node.value.id in modules):
+            found.add(f"{node.value.id}.{node.attr}")
+    return found
+
+
+def test_every_script_is_a_benchmark_or_says_it_is_not() -> None:
+    for path in _scripts():
+        tree = _tree(path)
+        consts = common._constants(tree)
+        functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        if consts.get("BENCHMARK") is False:
+            continue
+        assert "main" in functions, f"{path.name}: no main() and no BENCHMARK = False"
+        if path.stem not in AWAITING_RENDER:
+            assert "render" in functions, f"{path.name}: main() but no render(result)"
+
+
+def test_discovery_finds_benchmarks_not_helpers_or_workers() -> None:
+    names = [s.name for s in common.benchmarks(BENCH)]
+    assert {"peers", "seed_speed", "flops", "scaling", "serve_speed", "load"} <= set(names)
+    assert not {"common", "render", "__main__", "serving", "peer_keras", "peer_ours",
+                "peer_sklearn"} & set(names)
+    orders = [s.order for s in common.benchmarks(BENCH)]
+    assert orders == sorted(orders)
+    assert [s.name for s in common.benchmarks(BENCH) if s.needs_cuda] == ["gpu"]
+
+
+def test_private_name_finder_finds_them() -> None:
+    tree = ast.parse("from lstm_sentiment.trainer import Split, _train_epoch\n"
+                     "from lstm_sentiment import score\nimport lstm_sentiment.text as t\n"
+                     "score._chunks(1)\nt._valid_unicode\nscore.score_file\n")
+    assert private_names(tree) == {"lstm_sentiment.trainer._train_epoch", "score._chunks",
+                                   "t._valid_unicode"}
+
+
+def test_no_bench_file_uses_a_private_lstm_sentiment_name() -> None:
+    for path in _scripts():
+        found = private_names(_tree(path))
+        assert found <= PENDING_PRIVATE.get(path.name, set()), f"{path.name}: {sorted(found)}"
+
+
+def test_write_records_provenance(tmp_path: Path) -> None:
+    path = common.write("fake", {"value": 1}, results=tmp_path)
+    record = json.loads(path.read_text())
+    assert record["value"] == 1
+    prov, machine = record["provenance"], record["machine"]
+    assert prov["commit"] is None or len(prov["commit"]) == 40
+    for key in ("dirty", "src_dirty", "src_tree", "command", "versions"):
+        assert key in prov
+    assert prov["src_hash"] == common.src_hash()
+    assert prov["command"].startswith("python ")
+    assert {"python", "torch", "numpy", "tokenizers"} <= set(prov["versions"])
+    for key in ("cpu", "cores", "usable_cores", "date"):
+        assert machine[key]
+
+
+def test_results_folder_can_be_moved_by_environment(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(common.RESULTS_ENV, str(tmp_path))
+    common.write("moved", {})
+    assert (tmp_path / "moved.json").exists()
+    assert render.load("moved")[0] is not None
+
+
+def test_command_line_is_relative_to_the_repository() -> None:
+    argv = [str(common.ROOT / "bench" / "peers.py"), "--quick", "--only", "two words"]
+    assert common.command_line(argv) == "python bench/peers.py --quick --only 'two words'"
+
+
+def test_src_hash_sees_every_source_change_and_ignores_caches(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "a.py").write_text("x = 1\n")
+    before = common.src_hash(tmp_path)
+    (pkg / "__pycache__").mkdir()
+    (pkg / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"\0")
+    assert common.src_hash(tmp_path) == before
+    (pkg / "a.py").write_text("x = 2\n")
+    changed = common.src_hash(tmp_path)
+    assert changed != before
+    (pkg / "b.py").write_text("")
+    assert common.src_hash(tmp_path) != changed
+
+
+def _fake_load_result(src_hash: str | None) -> dict[str, object]:
+    result = {"machine": {"cpu": "Test CPU", "cores": 2, "date": "2026-01-01T00:00:00+00:00"},
+              "mode": "load", "clients": 1, "requests": 10, "errors": 0, "seconds": 1.0,
+              "requests_per_second": 10.0, "latency": {"p50_ms": 1.0, "p99_ms": 2.0},
+              "server_rss_mb_before": 100.0, "server_rss_mb_after": 101.0,
+              "rss_growth_percent": 1.0}
+    if src_hash is not None:
+        result["provenance"] = {"commit": "abcdef1234567890" * 2 + "abcdefgh",
+                                "src_hash": src_hash, "src_dirty": False,
+                                "command": "python bench/load.py"}
+    return result
+
+
+def test_a_result_measured_on_other_code_is_stale() -> None:
+    current = common.src_hash()
+    stale, line = render.provenance_line(_fake_load_result("sha256:other"), current, "load")
+    assert stale and "Stale" in line and "abcdef1234" in line
+    stale, line = render.provenance_line(_fake_load_result(current), current, "load")
+    assert not stale and "Stale" not in line and "abcdef1234" in line
+    stale, line = render.provenance_line(_fake_load_result(None), current, "load")
+    assert stale and "provenance unknown" in line
+
+
+def test_stale_marking_reaches_the_rendered_page(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(common.RESULTS_ENV, str(tmp_path))
+    (tmp_path / "load.json").write_text(json.dumps(_fake_load_result("sha256:other")))
+    (tmp_path / "soak.json").write_text(json.dumps(
+        {**_fake_load_result(common.src_hash()), "mode": "soak"}))
+    page = render.render_bench_readme(render.sections(BENCH), common.src_hash())
+    assert "## Load test (stale)" in page
+    assert "## Soak test\n" in page
+    assert "## Serving" not in page  # no result, no section
+
+
+@pytest.mark.parametrize(("value", "goal", "higher", "verdict"), [
+    (2806, 2000, True, "met"), (1999, 2000, True, "not met"), (2000, 2000, True, "met"),
+    (1.055, 1.0, False, "not met"), (0.9, 1.0, False, "met")])
+def test_target_says_met_or_not_met(value: float, goal: float, higher: bool,
+                                    verdict: str) -> None:
+    text = common.target(value, goal, higher_is_better=higher, unit="x")
+    assert ("not met" in text) == (verdict == "not met")
+    assert text.rstrip(")*").endswith("met")
+    assert ("≥" if higher else "≤") in text
+
+
+def test_target_reads_as_a_sentence() -> None:
+    assert (common.target(2806.4, 2000, higher_is_better=True, unit="reviews/s")
+            == "2,806 reviews/s (target ≥ 2,000 reviews/s: met)")
+
+
+def test_spread_refuses_a_sd_for_fewer_than_five_values() -> None:
+    text = common.spread([0.8448, 0.8390, 0.8416])
+    assert "±" not in text and "0.8448" in text and "too few" in text
+
+
+def test_spread_says_when_nothing_depends_on_the_seed() -> None:
+    text = common.spread([0.9196] * 5)
+    assert "±" not in text and "no seed dependence" in text
+
+
+def test_spread_gives_mean_and_sd_of_five_or_more() -> None:
+    values = [0.84, 0.85, 0.86, 0.83, 0.845]
+    text = common.spread(values)
+    assert text.startswith(f"{statistics.fmean(values):.4f} ± {statistics.stdev(values):.4f}")
+    assert "5 seeds" in text
+
+
+def _bench_main() -> ModuleType:  # bench/__main__.py, loaded under another name
+    spec = importlib.util.spec_from_file_location("bench_main", BENCH / "__main__.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_python_m_bench_refuses_a_dirty_src(monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    module = _bench_main()
+    monkeypatch.setattr(common, "provenance", lambda: {"src_dirty": True, "commit": "c",
+                                                       "src_hash": "h"})
+    ran: list[object] = []
+    monkeypatch.setattr(module.subprocess, "call", lambda *a, **k: ran.append(a) or 0)
+    assert module.main(["--only", "lstm_speed", "--no-render"]) == 2
+    assert not ran and "uncommitted changes" in capsys.readouterr().err
+    monkeypatch.setattr(common, "src_hash", lambda: "h")
+    assert module.main(["--only", "lstm_speed", "--no-render", "--allow-dirty"]) == 0
+    assert len(ran) == 1
