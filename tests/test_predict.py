@@ -197,3 +197,21 @@ def _child_logits() -> list[float]:
     assert isinstance(model, SentimentModel) and isinstance(ids, torch.Tensor)
     torch.set_num_threads(2)
     return model.logits(ids, batch_size=4).tolist()
+
+
+def test_long_texts_are_read_whole_in_windows(tiny_model: Path) -> None:
+    model = SentimentModel.load(tiny_model)
+    length = model.encoder.sequence_length
+    words = ("great fun awful boring wonderful dull film plot " * 20).split()[: 2 * length + 7]
+    text = " ".join(words)
+    reading = model.read([text, "great fun"])
+    assert reading.tokens.tolist() == [2 * length + 7, 2]
+    # by hand: three windows, each read as a whole text, their logits weighted by their words
+    windows = [" ".join(words[i : i + length]) for i in range(0, len(words), length)]
+    logits = model.logits(model.encode(windows))
+    sizes = torch.tensor([length, length, 7], dtype=logits.dtype)
+    expected = torch.sigmoid((logits * sizes).sum() / sizes.sum())
+    assert reading.probabilities[0, 1] == pytest.approx(float(expected), abs=1e-6)
+    # a text of one window reads exactly as before: its own row's logits
+    assert reading.probabilities[1, 1] == float(torch.sigmoid(model.logits(model.encode(
+        ["great fun"])))[0])

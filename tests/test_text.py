@@ -49,7 +49,9 @@ def test_fast_route_equals_the_tokenizer() -> None:
 @pytest.mark.parametrize("standardize", STANDARDIZATIONS)
 @given(st.lists(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=80) |
                 st.sampled_from(["<br />", "<BR />", "A.B", "x\u00a0y", "\x1c", "É!", "don't",
-                                 "“Great”…!!", "a—b–c", "<br/>", "¿¡«»", "e\u0301."]),
+                                 "“Great”…!!", "a—b–c", "<br/>", "¿¡«»", "e\u0301.",
+                                 "Sooooo GOOD😍😍", "👍🏽", "❤️x", "aa\u200da", "baaad!!!",
+                                 "🇫🇷", "☕️ok", "AAAA", "zzzZZZ"]),
                 max_size=8))
 @settings(max_examples=150, deadline=None)
 def test_fast_route_equals_the_tokenizer_on_any_text(standardize: str, parts: list[str]) -> None:
@@ -62,7 +64,8 @@ def test_fast_route_equals_the_tokenizer_on_any_text(standardize: str, parts: li
         [w for w, _ in routes.tokenizer.pre_tokenizer.pre_tokenize_str(normalized)]
 
 
-_ROUTES = {name: TextEncoder.build(PINS["vocab_corpus"] + ["a b c x y é É ! . “ … don ' t"],
+_ROUTES = {name: TextEncoder.build(PINS["vocab_corpus"] + ["a b c x y é É ! . “ … don ' t",
+                                                             "soo good 😍 👍 ❤ baad"],
                                    TextConfig(standardize=name, max_tokens=30,
                                               sequence_length=12))[0]
            for name in STANDARDIZATIONS}
@@ -201,3 +204,10 @@ class OnceList(list):
         assert not getattr(self, "_read", False), "texts read twice"
         self._read = True
         return super().__iter__()
+
+
+def test_everyday_standardization_reads_informal_writing() -> None:
+    encoder, _ = TextEncoder.build(["x"], TextConfig(standardize="everyday"))
+    assert encoder.tokens("Sooooo GOOD😍😍 👍🏽 ❤️x!! baaad <br />10/10") == [
+        "soo", "good", "😍", "😍", "👍", "❤", "x", "!", "!", "baad", "10", "/", "10"]
+    assert encoder.tokens("don't") == ["don", "'", "t"]  # as the punctuation standardization

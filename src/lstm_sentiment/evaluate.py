@@ -11,31 +11,22 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 
 from .data import Dataset
 from .errors import UserError
 from .predict import SentimentModel
 
 
-def evaluate(model: SentimentModel, dataset: Dataset) -> dict[str, Any]:
-    """Accuracy, mean cross-entropy, confusion matrix and per-class scores on ``dataset``."""
+def evaluate(model: SentimentModel, dataset: Dataset, *,
+             side_by_side: bool = True) -> dict[str, Any]:
+    """Accuracy, mean cross-entropy, confusion matrix and per-class scores on ``dataset``, each
+    text read whole as :meth:`SentimentModel.read` reads it; ``side_by_side`` as for
+    :meth:`SentimentModel.logits`."""
     if len(dataset) == 0:
         raise UserError(f"the {dataset.subset} split is empty")
     _check_labels(model, dataset.class_names)
-    return metrics(model.labels, dataset.subset, dataset.labels,
-                   model.predict_proba(dataset.texts))
-
-
-def evaluate_ids(model: SentimentModel, subset: str, ids: torch.Tensor, labels: np.ndarray,
-                 class_names: list[str], *, side_by_side: bool = True) -> dict[str, Any]:
-    """:func:`evaluate` on rows already encoded with ``model``'s encoder (any integer dtype);
-    ``side_by_side`` as for :meth:`SentimentModel.logits`."""
-    if len(ids) == 0:
-        raise UserError(f"the {subset} split is empty")
-    _check_labels(model, class_names)
-    return metrics(model.labels, subset, labels,
-                   model.probabilities(ids, side_by_side=side_by_side))
+    probabilities = model.read(dataset.texts, side_by_side=side_by_side).probabilities
+    return metrics(model.labels, dataset.subset, dataset.labels, probabilities)
 
 
 def metrics(labels: list[str], subset: str, y: np.ndarray, probs: np.ndarray) -> dict[str, Any]:

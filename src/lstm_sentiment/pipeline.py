@@ -27,7 +27,7 @@ from . import data, distributed, embeddings, memory
 from .config import RunConfig
 from .distributed import Context
 from .errors import UserError
-from .evaluate import evaluate_ids
+from .evaluate import evaluate
 from .model import Network, build
 from .predict import LABEL_NAMES, SentimentModel
 from .split import Split
@@ -108,6 +108,7 @@ class Prepared:
     train: Split
     validation: Split
     class_names: list[str]
+    validation_texts: data.Dataset  # the final evaluation reads them whole, as predict does
     test: data.Dataset | None  # None: no test data, or not asked for
     root: Path  # where the training data was found (unlabelled texts for word vectors)
     provenance: dict[str, Any]  # file names, sha256, counts and digests: no machine path
@@ -158,8 +159,8 @@ def read_data(config: RunConfig, ctx: Context, log: Log, *, keep_texts: bool,
         "validation_digest": data.paths_digest(val.ids),
     }
     memory.release_free_memory()
-    return Prepared(encoder, train_split, val_split, train.class_names, test, root, provenance,
-                    texts if keep_texts else [])  # type: ignore[arg-type]
+    return Prepared(encoder, train_split, val_split, train.class_names, val, test, root,
+                    provenance, texts if keep_texts else [])  # type: ignore[arg-type]
 
 
 def derive(config: RunConfig, prepared: Prepared) -> RunConfig:
@@ -257,27 +258,21 @@ def evaluate_and_save(network: Network, config: RunConfig, prepared: Prepared,
     model = SentimentModel(network, prepared.encoder, config, labels, history, info)
 
     def evaluate_and_save_here() -> dict[str, Any]:
-        encoder = prepared.encoder
-        splits = [("validation", prepared.validation.ids,
-                   prepared.validation.labels.numpy())]
-        if prepared.test is not None:
-            test_ids = encoder.encode(prepared.test.texts, id_dtype(encoder.vocab_size))
-            splits.append(("test", torch.from_numpy(test_ids), prepared.test.labels))
+        splits = [d for d in (prepared.validation_texts, prepared.test) if d is not None]
         metrics: dict[str, Any] = {}
         for name, part in (("", network), *network.parts().items()):
-            scorer = SentimentModel(_on_device(part, ctx.device), encoder, config, labels,
-                                    info=info)
-            for subset, ids, y in splits:
+            scorer = SentimentModel(_on_device(part, ctx.device), prepared.encoder, config,
+                                    labels, info=info)
+            for dataset in splits:
                 # one batch at a time: the run still holds its training state
-                found = evaluate_ids(scorer, subset, ids, y, prepared.class_names,
-                                     side_by_side=False)
+                found = evaluate(scorer, dataset, side_by_side=False)
                 if name:
-                    metrics.setdefault("parts", {}).setdefault(name, {})[subset] = \
+                    metrics.setdefault("parts", {}).setdefault(name, {})[dataset.subset] = \
                         found["accuracy"]
                 else:
-                    metrics[subset] = found
-                    log(f"{subset}: accuracy {found['accuracy']:.4f} - loss {found['loss']:.4f}"
-                        f" - n {found['n']}")
+                    metrics[dataset.subset] = found
+                    log(f"{dataset.subset}: accuracy {found['accuracy']:.4f} - loss "
+                        f"{found['loss']:.4f} - n {found['n']}")
             if name:
                 log(f"{name} alone: " + ", ".join(
                     f"{k} accuracy {v:.4f}" for k, v in metrics["parts"][name].items()))

@@ -113,6 +113,23 @@ class Prediction:
                 "reason": self.reason}
 
 
+def _combine(logits: torch.Tensor, tokens: torch.Tensor, known: torch.Tensor,
+             owner: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per text: the token-weighted mean of its windows' logits (a text of one window keeps
+    its logits exactly), and its windows' tokens and known tokens summed."""
+    windows = torch.bincount(owner, minlength=n)
+    first = torch.cumsum(windows, 0) - windows
+    out = logits[first].clone()
+    weight = tokens.clamp(min=1).to(logits.dtype)
+    shape = (-1,) + (1,) * (logits.dim() - 1)
+    sums = torch.zeros_like(out).index_add_(0, owner, logits * weight.view(shape))
+    total = torch.zeros(n, dtype=logits.dtype).index_add_(0, owner, weight)
+    several = windows > 1
+    out[several] = sums[several] / total[several].view(shape)
+    return (out, torch.zeros(n, dtype=tokens.dtype).index_add_(0, owner, tokens),
+            torch.zeros(n, dtype=known.dtype).index_add_(0, owner, known))
+
+
 @dataclass
 class Reading:
     """What :meth:`SentimentModel.read` finds in a batch of texts."""
@@ -292,18 +309,27 @@ class SentimentModel:
         """
         return self.read(texts).probabilities
 
-    def read(self, texts: Sequence[str]) -> Reading:
-        """Probabilities, tokens read and the reason for no label, for each of ``texts``."""
+    def read(self, texts: Sequence[str], *, side_by_side: bool = True) -> Reading:
+        """Probabilities, tokens read and the reason for no label, for each of ``texts``.
+
+        Every word is read: a text longer than the model's ``sequence_length`` tokens is read
+        in consecutive windows of that many tokens, each as the model reads a whole text, and
+        its logits are the mean of its windows' logits, each window weighted by its number of
+        tokens. ``side_by_side`` as for :meth:`logits`.
+        """
         if isinstance(texts, str):
             raise TypeError("predict_proba takes a list of texts, not a single string")
         # compact ids (int16 for the usual vocabularies), a quarter of int64's memory for long
         # rows; batches are widened as they run
-        ids = torch.from_numpy(self.encoder.encode(texts, id_dtype(self.encoder.vocab_size)))
-        tokens = row_lengths(ids)
-        known = row_lengths(ids > 1)  # id 1 is [UNK]
+        windows, owner_np = self.encoder.encode_windows(texts, id_dtype(self.encoder.vocab_size))
+        ids, owner = torch.from_numpy(windows), torch.from_numpy(owner_np)
+        logits = self.logits(ids, side_by_side=side_by_side)
+        tokens, known = row_lengths(ids), row_lengths(ids > 1)  # id 1 is [UNK]
+        if len(ids) != len(texts):
+            logits, tokens, known = _combine(logits, tokens, known, owner, len(texts))
         reasons = [None if k else NO_KNOWN_WORDS if n else NO_WORDS
                    for n, k in zip(tokens.tolist(), known.tolist(), strict=True)]
-        return Reading(self.probabilities(ids), tokens.numpy(), reasons)
+        return Reading(self.head.probabilities(logits).numpy(), tokens.numpy(), reasons)
 
     def probabilities(self, ids: torch.Tensor, *, side_by_side: bool = True) -> np.ndarray:
         """:meth:`predict_proba` for rows already encoded (any integer dtype); ``side_by_side``

@@ -48,7 +48,11 @@ ASCII_WHITESPACE = r"[ \t\n\x0b\x0c\r]+"
 PUNCTUATION = "[" + re.escape(string.punctuation) + "]"
 TYPOGRAPHIC_MARKS = "“”‘’«»–—…¡¿"
 MARKS = "[" + re.escape(string.punctuation + TYPOGRAPHIC_MARKS) + "]"
-STANDARDIZATIONS = ("tutorial", "punctuation")
+# "everyday": pictographs (emoji, dingbats, symbols) are words of their own; the marks that only
+# select a look (variation selector, zero-width joiner, skin tones) go
+PICTOGRAPHS = "[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]"
+PRESENTATION = "[\ufe0f\u200d\U0001f3fb-\U0001f3ff]"
+STANDARDIZATIONS = ("tutorial", "punctuation", "everyday")
 
 
 def _check_standardization(standardize: str) -> None:
@@ -62,6 +66,11 @@ def _normalizer(standardize: str) -> normalizers.Normalizer:
     ascii_lower = [normalizers.Replace(c, c.lower()) for c in string.ascii_uppercase]
     if standardize == "punctuation":
         return normalizers.Sequence([*ascii_lower, normalizers.Replace("<br />", " ")])
+    if standardize == "everyday":  # as punctuation, and "sooo" reads "soo", "baaad" "baad"
+        return normalizers.Sequence([
+            *ascii_lower, normalizers.Replace("<br />", " "),
+            normalizers.Replace(Regex(PRESENTATION), ""),
+            *(normalizers.Replace(Regex(c + "{3,}"), c + c) for c in string.ascii_lowercase)])
     return normalizers.Sequence([
         *ascii_lower,
         normalizers.Replace("<br />", ""),
@@ -74,6 +83,10 @@ def _pre_tokenizer(standardize: str) -> pre_tokenizers.PreTokenizer:
     if standardize == "punctuation":
         return pre_tokenizers.Sequence([
             words, pre_tokenizers.Split(Regex(MARKS), behavior="isolated")])
+    if standardize == "everyday":
+        return pre_tokenizers.Sequence([
+            words, pre_tokenizers.Split(Regex(MARKS), behavior="isolated"),
+            pre_tokenizers.Split(Regex(PICTOGRAPHS), behavior="isolated")])
     return words
 
 
@@ -167,7 +180,27 @@ def _punctuation_words(text: str, limit: int | None = None) -> list[bytes]:
     return raw.split(None, limit)[:limit]
 
 
-WORDS = {"tutorial": _tutorial_words, "punctuation": _punctuation_words}
+_PRESENTATION = re.compile(PRESENTATION)
+_PICTOGRAPH = re.compile(PICTOGRAPHS)
+_RUNS = re.compile(rb"([a-z])\1\1+")
+
+
+def _everyday_words(text: str, limit: int | None = None) -> list[bytes]:
+    """The ``everyday`` standardization as :func:`_punctuation_words` does ``punctuation``, plus
+    its own two steps: pictographs spaced out (and presentation marks dropped) on the text,
+    before the bytes, since both are non-ASCII; then runs of three or more of a letter cut to
+    two, which only ASCII letters can form."""
+    if not text.isascii():
+        text = _PICTOGRAPH.sub(r" \g<0> ", _PRESENTATION.sub("", text))
+    words = _punctuation_words(text)
+    joined = b" ".join(words)
+    if _RUNS.search(joined):  # rare: elongated words
+        words = _RUNS.sub(rb"\1\1", joined).split()
+    return words if limit is None else words[:limit]
+
+
+WORDS = {"tutorial": _tutorial_words, "punctuation": _punctuation_words,
+         "everyday": _everyday_words}
 
 
 def id_dtype(vocab_size: int) -> np.dtype[np.signedinteger[Any]]:
@@ -219,6 +252,7 @@ class TextEncoder:
                                  length=sequence_length)
         # the byte route (vocabulary by UTF-8 bytes, word splitter), for our own standardizations
         self._byte_vocab: dict[bytes, int] | None = None
+        self._whole: Tokenizer | None = None  # for windows, when the byte route does not apply
         self._words: Callable[[str, int | None], list[bytes]] = _tutorial_words
         standardize = _standardization(tokenizer)
         if standardize:
@@ -290,6 +324,48 @@ class TextEncoder:
                               dtype=np.int64, count=int(counts.sum()))
             out[start : start + len(rows)][np.arange(length) < counts[:, None]] = ids
         return out
+
+    def encode_windows(self, texts: Sequence[str], dtype: DTypeLike = np.int64
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """Every token of each text, in windows of ``sequence_length``: ``ids`` ``[M, L]`` (a
+        text's windows one after the other, its last padded at the end; a text with no tokens
+        has one empty window) and ``owner`` ``[M]``, the index of the text each window is from.
+        A text of at most ``sequence_length`` tokens is one window, its row as :meth:`encode`
+        gives it."""
+        length = self.sequence_length
+        parts, owners, done = [], [], 0
+        items = iter(texts)
+        while chunk := list(islice(items, _ENCODE_CHUNK)):
+            ids, counts = self._all_ids(chunk)
+            windows = np.maximum(1, -(-counts // length))
+            first = np.cumsum(windows) - windows  # each text's first window
+            within = np.arange(len(ids)) - np.repeat(np.cumsum(counts) - counts, counts)
+            out = np.zeros((int(windows.sum()), length), dtype=dtype)
+            out[np.repeat(first, counts) + within // length, within % length] = ids
+            parts.append(out)
+            owners.append(np.repeat(np.arange(done, done + len(chunk)), windows))
+            done += len(chunk)
+        if not parts:
+            return np.zeros((0, length), dtype=dtype), np.zeros(0, dtype=np.int64)
+        return np.concatenate(parts), np.concatenate(owners)
+
+    def _all_ids(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Every id of ``texts`` end to end, and how many each text has."""
+        if self._byte_vocab is None:
+            if self._whole is None:  # the tokenizer without truncation or padding
+                self._whole = Tokenizer.from_str(self.tokenizer.to_str())
+                self._whole.no_truncation()
+                self._whole.no_padding()
+            rows = [e.ids for e in self._whole.encode_batch([_valid_unicode(t) for t in texts])]
+            lookup = None
+        else:
+            rows = [self._words(text, None) for text in texts]
+            lookup = self._byte_vocab.get
+        counts = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        flat = chain.from_iterable(rows)
+        ids = np.fromiter(flat if lookup is None else map(lookup, flat, repeat(1)),
+                          dtype=np.int64, count=int(counts.sum()))
+        return ids, counts
 
     def encode_with_tokenizer(self, texts: Sequence[str]) -> np.ndarray:
         """:meth:`encode` through the Hugging Face tokenizer itself (the reference route)."""
