@@ -43,16 +43,6 @@ def _source_args(p: argparse.ArgumentParser) -> None:
                         "(default: the official IMDB archive, cached)")
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 0-65535 (0: any free one), got {value}")
-    return value
-
-
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -79,7 +69,8 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model folder, or 'bundled'")
     p.add_argument("--host", default=Opt.host,
                    help="address to bind (127.0.0.1: this machine only)")
-    p.add_argument("--port", type=_port, default=Opt.port, help="port (0: any free one)")
+    p.add_argument("--port", type=int, default=Opt.port,
+                   help="port, 0-65535 (0: any free one)")
     p.add_argument("--workers", type=_positive_int, default=Opt.workers, metavar="N",
                    help="server processes sharing the port, each with the model loaded")
     p.add_argument("--api-key-file", metavar="FILE",

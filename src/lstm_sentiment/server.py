@@ -66,7 +66,7 @@ class Prepared:
 def prepare(options: ServeOptions) -> Prepared:
     """Check every input (cheap, no model loading) and bind the listening socket."""
     if not 0 <= options.port <= 65535:
-        raise UserError(f"--port must be 0-65535, got {options.port}")
+        raise UserError(f"--port must be 0-65535 (0: any free one), got {options.port}")
     check_model_folder(options.model)
     key = read_key(options.api_key_file) if options.api_key_file else None
     sock = bind(options.host, options.port)
@@ -163,6 +163,7 @@ def _announce(options: ServeOptions, prepared: Prepared) -> None:
 def _app(options: ServeOptions, model: Any, api_key: str | None) -> Any:
     from .serve import create_app
 
+    model.predict(["warm up"])  # the first pass is slow (allocations); not on a client's time
     return create_app(model, api_key=api_key, body_timeout=options.body_timeout,
                       max_batch=options.max_batch, max_queue=options.max_queue,
                       batch_wait=options.batch_wait_ms / 1e3,
