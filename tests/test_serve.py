@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lstm_sentiment import SentimentModel
-from lstm_sentiment.serve import MAX_TEXTS, create_app
+from lstm_sentiment.serve import MAX_TEXTS, create_app, model_info
 
 # The README's screenshot comes from this test run against a real model:
 #   LSTM_SENTIMENT_PAGE_MODEL=runs/seed LSTM_SENTIMENT_SCREENSHOT=docs/images/web-page.png \
@@ -125,6 +125,123 @@ def test_serve_binds_localhost_by_default() -> None:
 
     args = build_parser().parse_args(["serve", "m"])
     assert args.host == "127.0.0.1" and args.port == 8000
+
+
+def test_model_info_shows_no_paths(tiny_model: Path, tmp_path: Path) -> None:
+    """Whatever the config holds, /v1/model names files, never where they were."""
+    model = SentimentModel.load(tiny_model)
+    model.config.data.source = "/home/alice/secret/aclImdb_v1.tar.gz"
+    model.config.data.test_source = "C:\\Users\\bob\\test.csv"
+    model.info = {**model.info, "training_data": {
+        "source": "/srv/data/imdb.tar.gz", "n_train": 60, "sha256": "ab" * 32,
+        "nested": {"cache_dir": "relative/cache", "url": "file:///tmp/x/y.csv"}},
+        "imported_from": "/root/models/tutorial.keras"}
+    with TestClient(create_app(model)) as c:
+        info = c.get("/v1/model").json()
+    text = json.dumps(info)
+    for fragment in ("/home", "alice", "Users", "bob", "/srv", "/tmp", "/root", "relative/"):
+        assert fragment not in text, fragment
+    assert info["config"]["data"]["source"] == "aclImdb_v1.tar.gz"
+    assert info["config"]["data"]["test_source"] == "test.csv"
+    assert info["training_data"]["source"] == "imdb.tar.gz"
+    assert info["training_data"]["nested"] == {"cache_dir": "cache", "url": "y.csv"}
+    assert info["training_data"]["n_train"] == 60 and info["imported_from"] == "tutorial.keras"
+    assert info["config"]["model"] == model.config.to_dict()["model"]  # the rest is untouched
+    assert model_info(SentimentModel.load("bundled"))["config"]["data"]["source"] == \
+        "aclImdb_v1.tar.gz"
+
+
+def test_concurrent_requests_share_passes_and_equal_lone_answers(model: SentimentModel) -> None:
+    import asyncio
+
+    import httpx
+
+    texts = [f"the {w} film was {v}" for w in ("great", "awful", "dull", "fun", "moving")
+             for v in ("superb", "boring", "bad", "best", "plot")] + ["", "zzz qqq"]
+    lone = {t: model.predict([t])[0].to_dict() for t in texts}
+    sizes: list[int] = []
+    app = create_app(model)
+
+    async def main() -> list[dict]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            rs = await asyncio.gather(*(client.post("/v1/predict", json={"texts": [t]})
+                                        for t in texts * 4))
+            metrics = (await client.get("/metrics")).text
+            sizes.extend(int(float(line.rsplit(" ", 1)[1])) for line in metrics.splitlines()
+                         if line.startswith("lstm_sentiment_batch_texts_count"))
+            return [r.json()["predictions"][0] for r in rs]
+
+    got = asyncio.run(main())
+    for text, answer in zip(texts * 4, got, strict=True):
+        assert answer["label"] == lone[text]["label"] and answer["reason"] == lone[text]["reason"]
+        assert answer["tokens"] == lone[text]["tokens"]
+        if answer["score"] is not None:
+            assert answer["score"] == pytest.approx(lone[text]["score"], abs=1e-6)
+    assert sizes and sizes[0] < len(texts) * 4  # fewer forward passes than requests
+
+
+def test_a_full_queue_answers_503_with_retry_after(model: SentimentModel) -> None:
+    import asyncio
+
+    import httpx
+
+    app = create_app(model, max_queue=3)
+
+    async def main() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await asyncio.gather(*(client.post("/v1/predict", json={"texts": ["a b"] * 2})
+                                          for _ in range(8)))
+
+    rs = asyncio.run(main())
+    codes = sorted(r.status_code for r in rs)
+    assert 200 in codes and 503 in codes, codes
+    busy = next(r for r in rs if r.status_code == 503)
+    assert busy.headers["retry-after"] == "1" and "retry later" in busy.json()["error"]
+
+
+def test_api_key(model: SentimentModel) -> None:
+    with TestClient(create_app(model, api_key="s3cret-key")) as c:
+        body = {"texts": ["great"]}
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret-key"},
+                        {"Authorization": "Basic s3cret-key"}):
+            r = c.post("/v1/predict", json=body, headers=headers)
+            assert r.status_code == 401 and "API key" in r.json()["error"], headers
+            assert r.headers["www-authenticate"] == "Bearer"
+        ok = c.post("/v1/predict", json=body, headers={"Authorization": "Bearer s3cret-key"})
+        assert ok.status_code == 200
+        for path in ("/v1/model", "/metrics"):
+            assert c.get(path).status_code == 401
+        for path in ("/health", "/", "/static/app.js", "/docs", "/redoc", "/openapi.json"):
+            assert c.get(path).status_code == 200, path
+
+
+def test_draining_answers_503(model: SentimentModel) -> None:
+    app = create_app(model)
+    with TestClient(app) as c:
+        assert c.get("/health").status_code == 200
+        app.state.drain.begin()
+        r = c.post("/v1/predict", json={"texts": ["great"]})
+        assert r.status_code == 503 and r.headers["retry-after"] == "1"
+        assert "shutting down" in r.json()["error"]
+
+
+def test_metrics_count_requests_latency_batches_and_queue(client: TestClient) -> None:
+    client.post("/v1/predict", json={"texts": ["great", "awful", "fun"]})
+    client.get("/nope")
+    text = client.get("/metrics").text
+    assert 'lstm_sentiment_requests_total{method="POST",route="/v1/predict",status="200"}' in text
+    assert 'lstm_sentiment_requests_total{method="GET",route="other",status="404"} 1.0' in text
+    assert 'lstm_sentiment_request_duration_seconds_bucket{le="+Inf",route="/v1/predict"}' in text
+    assert 'lstm_sentiment_batch_texts_bucket{le="4.0"}' in text
+    assert "lstm_sentiment_queue_texts 0.0" in text
+
+
+def test_every_error_is_json(client: TestClient) -> None:
+    for method, path in (("GET", "/nope"), ("DELETE", "/v1/predict"), ("GET", "/v1/predict")):
+        r = client.request(method, path)
+        assert r.status_code in (404, 405) and "error" in r.json()
 
 
 # ------------------------------------------------------------------ a real browser

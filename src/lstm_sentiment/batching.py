@@ -55,9 +55,7 @@ class Batcher(Generic[T]):
         self._queued = 0  # texts in self._jobs
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        # one thread of its own: the model's per-thread settings stay put, and no other work
-        # (explanations, file responses) waits behind a forward pass or the other way round
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="lstm-sentiment-batch")
+        self._executor: ThreadPoolExecutor | None = None
 
     @property
     def depth(self) -> int:
@@ -72,6 +70,10 @@ class Batcher(Generic[T]):
             raise QueueFull(f"{self._queued} texts are already waiting")
         loop = asyncio.get_running_loop()
         if self._task is None or self._task.done():
+            if self._executor is None:
+                # a thread of its own: the model's per-thread settings stay put, and no other
+                # work (explanations, file responses) waits behind a forward pass or around
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="lstm-sentiment-batch")
             self._wakeup = asyncio.Event()
             self._task = loop.create_task(self._run(), name="lstm-sentiment-batcher")
         job: _Job[T] = _Job(texts, loop.create_future())
@@ -137,4 +139,6 @@ class Batcher(Generic[T]):
                 job.future.cancel()
         self._jobs.clear()
         self._queued = 0
-        self._executor.shutdown(wait=False)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None  # a later submit (the app started again) makes a new one

@@ -45,6 +45,7 @@ from .serve_ops import (
     BODY_TIMEOUT,
     MAX_BODY_BYTES,
     RETRY_AFTER,
+    Drain,
     Metrics,
     Ops,
     OpsSettings,
@@ -138,8 +139,10 @@ def create_app(model: SentimentModel, *, max_body_bytes: int = MAX_BODY_BYTES,
     app = FastAPI(title="lstm-sentiment", version=_version(), lifespan=lifespan,
                   docs_url=None, redoc_url=None,
                   description="Sentiment of movie reviews (and other text) with an LSTM.")
+    app.state.drain = Drain()
     app.add_middleware(Ops, settings=OpsSettings(api_key, max_body_bytes, body_timeout,
-                                                 access_log), metrics=metrics)
+                                                 access_log), metrics=metrics,
+                       drain=app.state.drain)
     limiter = anyio.CapacityLimiter(os.cpu_count() or 1)
 
     async def in_thread(fn: Any, *args: Any) -> Any:

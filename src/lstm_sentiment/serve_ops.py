@@ -42,13 +42,26 @@ ROUTES = ("/v1/predict", "/v1/explain", "/v1/model", "/health", "/metrics", "/",
           "/redoc", "/openapi.json")
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
-_LIVE: weakref.WeakSet[Ops] = weakref.WeakSet()
+
+
+class Drain:
+    """Set when the server begins to shut down: new requests get 503 from then on."""
+
+    def __init__(self) -> None:
+        self.draining = False
+        _LIVE.add(self)
+
+    def begin(self) -> None:
+        self.draining = True
+
+
+_LIVE: weakref.WeakSet[Drain] = weakref.WeakSet()
 
 
 def begin_drain() -> None:
-    """Every app in this process answers new requests with 503 from now on (SIGTERM)."""
-    for ops in list(_LIVE):
-        ops.draining = True
+    """Every app in this process drains from now on (a signal is the whole process's)."""
+    for drain in list(_LIVE):
+        drain.begin()
 
 
 def route_of(path: str) -> str:
@@ -110,15 +123,14 @@ class OpsSettings:
 class Ops:
     """The middleware described in the module docstring."""
 
-    def __init__(self, app: ASGIApp, settings: OpsSettings, metrics: Metrics,
+    def __init__(self, app: ASGIApp, settings: OpsSettings, metrics: Metrics, drain: Drain,
                  clock: Callable[[], float] = time.perf_counter) -> None:
         self.app = app
         self.settings = settings
         self.metrics = metrics
+        self.drain = drain
         self.clock = clock
         self.key = settings.api_key.encode() if settings.api_key else None
-        self.draining = False
-        _LIVE.add(self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -146,7 +158,7 @@ class Ops:
             await send_with_id({"type": "http.response.body", "body": data})
 
         try:
-            if self.draining:
+            if self.drain.draining:
                 await answer(503, {"error": "the server is shutting down"},
                              {"Retry-After": RETRY_AFTER, "Connection": "close"})
             elif self.key is not None and not self._open(scope["path"]) \
