@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import threading
@@ -312,6 +313,73 @@ def test_web_page_in_headless_chromium(live_server: str, tmp_path: Path) -> None
         assert width == pytest.approx(100 * score, abs=0.2)
         shot = Path(SCREENSHOT) if SCREENSHOT else tmp_path / "web-page.png"
         page.screenshot(path=str(shot), full_page=True)
+        # a text with no word the model knows: no label, the reason instead, no crash
+        page.fill("#review", "qwxzv bnmkj plokij")
+        page.click("#analyze")
+        page.wait_for_function("document.getElementById('label').textContent === 'no label'",
+                               timeout=15_000)
+        assert "vocabulary" in (page.text_content("#score") or "")
+        assert page.eval_on_selector("#bar-fill", "e => e.style.width") == "0%"
         browser.close()
     assert not errors, errors
     assert shot.stat().st_size > 10_000
+
+
+def _launch(p: object) -> object:
+    browser_path = _chromium()
+    if browser_path is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must install Chromium (see .ci/run) for the browser test")
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    return p.chromium.launch(executable_path=browser_path, args=[  # type: ignore[attr-defined]
+        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+
+
+@pytest.mark.parametrize(("path", "rendered"), [
+    ("/docs", "document.querySelectorAll('.opblock-summary-path').length >= 5"),
+    ("/redoc", "document.querySelectorAll('[data-section-id^=\"operation/\"]').length >= 5"),
+])
+def test_api_docs_render_offline_in_chromium(live_server: str, path: str,
+                                             rendered: str) -> None:
+    """/docs and /redoc render every operation with the network to anything but the server
+    blocked, and none of their assets points elsewhere."""
+    from urllib.parse import urlsplit
+
+    from playwright.sync_api import Route, sync_playwright
+
+    here = urlsplit(live_server).netloc
+    html = httpx_get(live_server + path)
+    for url in re.findall(r'(?:src|href)="([^"]+)"', html):
+        assert url.startswith("/") and not url.startswith("//"), url
+    blocked: list[str] = []
+
+    def only_here(route: Route) -> None:
+        url = urlsplit(route.request.url)
+        if url.scheme in ("http", "https") and url.netloc != here:
+            blocked.append(route.request.url)
+            route.abort()
+        else:
+            route.continue_()
+
+    with sync_playwright() as p:
+        browser = _launch(p)
+        page = browser.new_page()  # type: ignore[attr-defined]
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.route("**/*", only_here)
+        page.goto(live_server + path)
+        page.wait_for_function(rendered, timeout=30_000)
+        text = page.inner_text("body")
+        browser.close()  # type: ignore[attr-defined]
+    assert "/v1/predict" in text and "/v1/explain" in text
+    assert not blocked, blocked
+    assert not errors, errors
+
+
+def httpx_get(url: str) -> str:
+    import httpx
+
+    r = httpx.get(url)
+    assert r.status_code == 200
+    return r.text
