@@ -38,19 +38,22 @@ class Batcher(Generic[T]):
     """Run ``fn(texts) -> list[answer]`` over the texts of many concurrent requests at once.
 
     ``on_batch(texts)`` is called with each forward pass's size and ``on_depth(texts)`` with the
-    queue depth whenever it changes (for metrics).
+    queue depth whenever it changes (for metrics); ``thread_init()`` runs first in the thread
+    the passes run in.
     """
 
     def __init__(self, fn: Callable[[list[str]], list[T]], *, max_batch: int = MAX_BATCH,
                  max_queue: int = MAX_QUEUE, wait: float = 0.0,
                  on_batch: Callable[[int], None] | None = None,
-                 on_depth: Callable[[int], None] | None = None) -> None:
+                 on_depth: Callable[[int], None] | None = None,
+                 thread_init: Callable[[], object] | None = None) -> None:
         self.fn = fn
         self.max_batch = max_batch
         self.max_queue = max_queue
         self.wait = wait
         self.on_batch = on_batch or (lambda _n: None)
         self.on_depth = on_depth or (lambda _n: None)
+        self.thread_init = thread_init
         self._jobs: deque[_Job[T]] = deque()
         self._queued = 0  # texts in self._jobs
         self._wakeup: asyncio.Event | None = None
@@ -73,7 +76,8 @@ class Batcher(Generic[T]):
             if self._executor is None:
                 # a thread of its own: the model's per-thread settings stay put, and no other
                 # work (explanations, file responses) waits behind a forward pass or around
-                self._executor = ThreadPoolExecutor(1, thread_name_prefix="lstm-sentiment-batch")
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="lstm-sentiment-batch",
+                                                    initializer=self.thread_init)
             self._wakeup = asyncio.Event()
             self._task = loop.create_task(self._run(), name="lstm-sentiment-batcher")
         job: _Job[T] = _Job(texts, loop.create_future())

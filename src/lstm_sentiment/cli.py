@@ -76,6 +76,9 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--api-key-file", metavar="FILE",
                    help="require 'Authorization: Bearer KEY' on the API, KEY being the "
                    "file's content (/health, the page and the docs stay open)")
+    p.add_argument("--threads", type=_positive_int, default=Opt.threads, metavar="N",
+                   help="PyTorch threads per forward pass in each worker (for more cores, "
+                   "prefer --workers)")
     p.add_argument("--max-batch", type=_positive_int, default=Opt.max_batch, metavar="TEXTS",
                    help="texts per forward pass when requests are batched together")
     p.add_argument("--max-queue", type=_positive_int, default=Opt.max_queue, metavar="TEXTS",
@@ -380,7 +383,7 @@ def _serve(args: argparse.Namespace) -> int:
     options = ServeOptions(
         args.model, args.host, args.port, args.workers, args.api_key_file, args.max_batch,
         args.max_queue, args.batch_wait_ms, args.body_timeout, args.header_timeout,
-        args.drain_timeout, args.access_log)
+        args.drain_timeout, args.access_log, args.threads)
     prepared = prepare(options)  # every input checked, the port bound, before the model loads
     try:
         return serve(options, prepared)

@@ -120,12 +120,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 def create_app(model: SentimentModel, *, max_body_bytes: int = MAX_BODY_BYTES,
                body_timeout: float = BODY_TIMEOUT, api_key: str | None = None,
                max_batch: int = MAX_BATCH, max_queue: int = MAX_QUEUE,
-               batch_wait: float = 0.0, access_log: TextIO | None = None) -> FastAPI:
-    """A FastAPI app serving ``model``; the keywords are the limits in docs/serving.md."""
+               batch_wait: float = 0.0, access_log: TextIO | None = None,
+               threads: int | None = None) -> FastAPI:
+    """A FastAPI app serving ``model``; the keywords are the limits in docs/serving.md.
+    ``threads``: PyTorch threads of the forward passes (None: PyTorch's default)."""
     metrics = Metrics()
     batcher: Batcher[dict[str, Any]] = Batcher(
         partial(_predict_dicts, model), max_batch=max_batch, max_queue=max_queue,
-        wait=batch_wait, on_batch=metrics.batch.observe, on_depth=metrics.queue.set)
+        wait=batch_wait, on_batch=metrics.batch.observe, on_depth=metrics.queue.set,
+        thread_init=None if threads is None else partial(_set_threads, threads))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -227,6 +230,12 @@ def create_app(model: SentimentModel, *, max_body_bytes: int = MAX_BODY_BYTES,
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)  # per thread in PyTorch: this one only
 
 
 def _predict_dicts(model: SentimentModel, texts: list[str]) -> list[dict[str, Any]]:

@@ -48,6 +48,7 @@ class ServeOptions:
     header_timeout: float = HEADER_TIMEOUT
     drain_timeout: int = DRAIN_TIMEOUT
     access_log: bool = True
+    threads: int = 1
 
 
 @dataclass
@@ -167,7 +168,8 @@ def _app(options: ServeOptions, model: Any, api_key: str | None) -> Any:
     return create_app(model, api_key=api_key, body_timeout=options.body_timeout,
                       max_batch=options.max_batch, max_queue=options.max_queue,
                       batch_wait=options.batch_wait_ms / 1e3,
-                      access_log=sys.stderr if options.access_log else None)
+                      access_log=sys.stderr if options.access_log else None,
+                      threads=options.threads)
 
 
 def _config(options: ServeOptions, app: Any, **extra: Any) -> Any:
