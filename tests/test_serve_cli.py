@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -173,7 +173,7 @@ def live(tiny_model: Path) -> Iterator[Live]:
 
 
 def raw(port: int, data: bytes) -> socket.socket:
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
     s.sendall(data)
     return s
 
@@ -185,16 +185,35 @@ def read_all(s: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
+def closed_after(s: socket.socket, t0: float) -> Callable[[], tuple[bytes, float]]:
+    """Read ``s`` to its end in a thread; the result gives what came and when it closed."""
+    got: list[tuple[bytes, float]] = []
+
+    def read() -> None:
+        data = read_all(s)
+        got.append((data, time.monotonic() - t0))
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+
+    def result() -> tuple[bytes, float]:
+        thread.join(30)
+        assert got, "the server never closed the connection"
+        return got[0]
+
+    return result
+
+
 def test_a_stalled_body_is_cut_off_while_others_are_answered(live: Live) -> None:
     stalled = raw(live.port, b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: "
                              b"application/json\r\nContent-Length: 100\r\n\r\n{\"texts\": [")
     t0 = time.monotonic()
+    cut_off = closed_after(stalled, t0)
     with httpx.Client(base_url=live.url) as client:  # answered during the stall
         for _ in range(5):
             r = client.post("/v1/predict", json={"texts": ["great fun"]})
             assert r.status_code == 200
-    answer = read_all(stalled)  # the server answers and closes
-    waited = time.monotonic() - t0
+    answer, waited = cut_off()  # the server answers and closes
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"].startswith("the request body")
     assert 0.8 <= waited < 5, waited
@@ -204,12 +223,14 @@ def test_stalled_headers_are_cut_off_while_others_are_answered(live: Live) -> No
     stalled = raw(live.port, b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Le")
     silent = raw(live.port, b"")  # connects and says nothing
     t0 = time.monotonic()
+    cut_off, silence = closed_after(stalled, t0), closed_after(silent, t0)
     with httpx.Client(base_url=live.url) as client:
         assert client.get("/health").status_code == 200
-    answer = read_all(stalled)
-    assert read_all(silent) == b""  # closed without a word
+    answer, waited = cut_off()
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
-    assert 0.8 <= time.monotonic() - t0 < 5
+    assert 0.8 <= waited < 5, waited
+    nothing, waited = silence()
+    assert nothing == b"" and 0.8 <= waited < 5, waited  # closed without a word
 
 
 def test_sigterm_drains_then_exits_0(live: Live) -> None:
