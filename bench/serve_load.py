@@ -245,8 +245,8 @@ def main() -> None:
               "warmup_seconds": warmup, "reviews": 500 if args.quick else 5000,
               "bundled": bundled, "bundled_one_core": one_core, "seed": seed_runs,
               "alternatives": alternatives, "targets": TARGETS}
-    print(render(result))
-    write("serve_load" + ("_quick" if args.quick else ""), result)
+    path = write("serve_load" + ("_quick" if args.quick else ""), result)
+    print(render(json.loads(path.read_text())))  # with the machine's details write added
 
 
 def _run(runs: list[dict[str, Any]], connections: int) -> dict[str, Any] | None:

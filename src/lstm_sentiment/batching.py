@@ -38,8 +38,8 @@ class Batcher(Generic[T]):
     """Run ``fn(texts) -> list[answer]`` over the texts of many concurrent requests at once.
 
     ``on_batch(texts)`` is called with each forward pass's size and ``on_depth(texts)`` with the
-    queue depth whenever it changes (for metrics); ``thread_init()`` runs first in the thread
-    the passes run in.
+    texts waiting as each pass starts, and 0 once the queue is empty (for metrics);
+    ``thread_init()`` runs first in the thread the passes run in.
     """
 
     def __init__(self, fn: Callable[[list[str]], list[T]], *, max_batch: int = MAX_BATCH,
@@ -83,7 +83,6 @@ class Batcher(Generic[T]):
         job: _Job[T] = _Job(texts, loop.create_future())
         self._jobs.append(job)
         self._queued += len(texts)
-        self.on_depth(self._queued)
         assert self._wakeup is not None
         self._wakeup.set()
         return await job.future
@@ -99,7 +98,6 @@ class Batcher(Generic[T]):
                 continue
             taken.append(job)
             size += len(job.texts)
-        self.on_depth(self._queued)
         return taken
 
     async def _run(self) -> None:
@@ -111,6 +109,9 @@ class Batcher(Generic[T]):
             if self.wait > 0 and len(self._jobs) == 1:
                 await asyncio.sleep(self.wait)  # let company arrive for a lone request
             while self._jobs:
+                # the depth is reported once per pass (what the pass found waiting), not per
+                # request: a metric update costs more than the rest of the bookkeeping
+                self.on_depth(self._queued)
                 jobs = self._take()
                 if not jobs:
                     continue
@@ -130,6 +131,7 @@ class Batcher(Generic[T]):
                     if not job.future.done():
                         job.future.set_result((answers[start:end], len(texts)))
                     start = end
+            self.on_depth(0)
 
     async def aclose(self) -> None:
         """Stop the batcher task (after the server has drained) and its thread."""
