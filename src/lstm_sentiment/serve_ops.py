@@ -9,11 +9,13 @@ The middleware (:class:`Ops`), for every HTTP request, in this order:
   ``/health``, the web page and its static files, and the API docs stay open;
 - refuses a body over ``max_body_bytes`` (413) and one that takes longer than ``body_timeout``
   seconds to arrive (408, and the connection is closed);
-- counts it in the metrics and writes one JSON line to the access log (stderr).
+- counts it in the metrics and writes one JSON line to the access log (stderr, in bursts at
+  most 0.1 s apart).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import os
@@ -121,6 +123,50 @@ class OpsSettings:
     access_log: TextIO | None = None  # None: no access log
 
 
+class AccessLog:
+    """Lines for a stream, written together at most ``delay`` seconds after the first of them
+    (or at ``lines`` lines): a write and flush per request cost about a tenth of a request's
+    time at a thousand requests a second."""
+
+    def __init__(self, stream: TextIO, delay: float = 0.1, lines: int = 256) -> None:
+        self.stream, self.delay, self.lines = stream, delay, lines
+        self.pending: list[str] = []
+        self.timer: asyncio.TimerHandle | None = None
+        _LOGS.add(self)
+
+    def write(self, line: str) -> None:
+        self.pending.append(line)
+        if len(self.pending) >= self.lines:
+            self.flush()
+        elif self.timer is None:
+            try:
+                self.timer = asyncio.get_running_loop().call_later(self.delay, self.flush)
+            except RuntimeError:  # no event loop: write now
+                self.flush()
+
+    def flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if not self.pending:
+            return
+        text, self.pending = "".join(self.pending), []
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # a closed or broken log must not fail a request
+            pass
+
+    @classmethod
+    def flush_all(cls) -> None:
+        """Write what every log of this process holds (at shutdown)."""
+        for log in list(_LOGS):
+            log.flush()
+
+
+_LOGS: weakref.WeakSet[AccessLog] = weakref.WeakSet()
+
+
 class Ops:
     """The middleware described in the module docstring."""
 
@@ -132,6 +178,7 @@ class Ops:
         self.drain = drain
         self.clock = clock
         self.key = settings.api_key.encode() if settings.api_key else None
+        self.log = AccessLog(settings.access_log) if settings.access_log else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -213,7 +260,7 @@ class Ops:
         route = route_of(scope["path"])
         self.metrics.requests.labels(route, scope["method"], str(status)).inc()
         self.metrics.latency.labels(route).observe(seconds)
-        log = self.settings.access_log
+        log = self.log
         if log is None:
             return
         record: dict[str, Any] = {
@@ -226,11 +273,7 @@ class Ops:
         client = scope.get("client")
         if client:
             record["client"] = client[0]
-        try:
-            log.write(json.dumps(record) + "\n")
-            log.flush()
-        except (OSError, ValueError):  # a closed or broken log must not fail the request
-            pass
+        log.write(json.dumps(record) + "\n")
 
 
 def _new_id() -> str:
