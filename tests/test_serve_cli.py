@@ -294,3 +294,18 @@ def test_beyond_loopback_without_a_key_warns(tiny_model: Path, tmp_path: Path) -
         assert any("warning" in line and "--api-key-file" in line for line in server.lines)
     finally:
         server.stop()
+
+
+def test_a_worker_that_cannot_load_the_model_stops_the_server(tiny_model: Path,
+                                                              tmp_path: Path) -> None:
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_model, bad)
+    (bad / "history.json").write_text('{"epochs": []}')  # no longer matches its checksum
+    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    done = subprocess.run([sys.executable, "-m", "lstm_sentiment", "serve", str(bad), "--port",
+                           "0", "--workers", "2"], capture_output=True, text=True, env=env,
+                          timeout=180)
+    assert done.returncode == 2
+    assert "does not match its checksum" in done.stderr and "Traceback" not in done.stderr

@@ -148,8 +148,7 @@ def create_app(model: SentimentModel, *, max_body_bytes: int = MAX_BODY_BYTES,
                   docs_url=None, redoc_url=None,
                   description="Sentiment of movie reviews (and other text) with an LSTM.")
     app.state.drain = Drain()
-    if not os.environ.get("LSTM_SENTIMENT_NO_FAST"):
-        app.add_middleware(_FastPredict, batcher=batcher)
+    app.add_middleware(_FastPredict, batcher=batcher)
     app.add_middleware(Ops, settings=OpsSettings(api_key, max_body_bytes, body_timeout,
                                                  access_log), metrics=metrics,
                        drain=app.state.drain)

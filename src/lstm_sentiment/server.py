@@ -156,9 +156,11 @@ def _ignore(_signum: int, _frame: Any) -> None:
 
 
 def _announce(options: ServeOptions, prepared: Prepared) -> None:
-    workers = f", {options.workers} workers" if options.workers > 1 else ""
-    print(f"serving {options.model} on http://{prepared.address}/{workers} "
-          "(Ctrl-C or SIGTERM to stop)", file=sys.stderr, flush=True)
+    # with workers, the line comes as they start: each loads the model and says if it cannot
+    what = (f"serving {options.model}" if options.workers == 1 else
+            f"starting {options.workers} workers, each loading {options.model},")
+    print(f"{what} on http://{prepared.address}/ (Ctrl-C or SIGTERM to stop)",
+          file=sys.stderr, flush=True)
 
 
 def _app(options: ServeOptions, model: Any, api_key: str | None) -> Any:
