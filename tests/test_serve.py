@@ -91,6 +91,21 @@ def test_bad_requests_are_json_4xx(client: TestClient, body: dict, status: int,
     assert needle in json.dumps(payload)
 
 
+@pytest.mark.parametrize(("body", "status"), [
+    (b'{"texts": ["great \\ud83d\\ude00 fun"]}', 200),  # an escaped emoji: a surrogate pair
+    (b'{"texts": ["great \\ud800 fun"]}', 200),  # a lone surrogate, read as any character
+    (b'{"texts": ["great"], "texts": ["awful"]}', 200),
+    (b'{"texts": ["a", null]}', 422),
+    (b'{"texts": ["a"]}', 200),
+])
+def test_predict_bodies_are_judged_as_the_schema_says(client: TestClient, body: bytes,
+                                                       status: int) -> None:
+    """The short path for plain bodies answers as the FastAPI route does."""
+    r = client.post("/v1/predict", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == status, r.text
+    assert ("predictions" in r.json()) == (status == 200)
+
+
 def test_malformed_json_and_oversized_bodies(client: TestClient) -> None:
     r = client.post("/v1/predict", content=b'{"texts": [', headers={
         "Content-Type": "application/json"})
