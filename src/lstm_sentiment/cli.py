@@ -43,58 +43,6 @@ def _source_args(p: argparse.ArgumentParser) -> None:
                         "(default: the official IMDB archive, cached)")
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(f"expected 0 < seconds <= 3600, got {text}")
-    return value
-
-
-def _milliseconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected milliseconds, got {text!r}") from None
-    if not 0 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"expected 0-1000 ms, got {text}")
-    return value
-
-
-def _serve_args(p: argparse.ArgumentParser) -> None:
-    from .server import ServeOptions as Opt
-
-    p.add_argument("model", help="model folder, or 'bundled'")
-    p.add_argument("--host", default=Opt.host,
-                   help="address to bind (127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=Opt.port,
-                   help="port, 0-65535 (0: any free one)")
-    p.add_argument("--workers", type=_positive_int, default=Opt.workers, metavar="N",
-                   help="server processes sharing the port, each with the model loaded")
-    p.add_argument("--api-key-file", metavar="FILE",
-                   help="require 'Authorization: Bearer KEY' on the API, KEY being the "
-                   "file's content (/health, the page and the docs stay open)")
-    p.add_argument("--threads", type=_positive_int, default=Opt.threads, metavar="N",
-                   help="PyTorch threads per forward pass in each worker (for more cores, "
-                   "prefer --workers)")
-    p.add_argument("--max-batch", type=_positive_int, default=Opt.max_batch, metavar="TEXTS",
-                   help="texts per forward pass when requests are batched together")
-    p.add_argument("--max-queue", type=_positive_int, default=Opt.max_queue, metavar="TEXTS",
-                   help="texts waiting for the model at most; beyond that 503 + Retry-After")
-    p.add_argument("--batch-wait-ms", type=_milliseconds, default=Opt.batch_wait_ms, metavar="MS",
-                   help="how long a lone request waits for others to share its pass")
-    p.add_argument("--body-timeout", type=_seconds, default=Opt.body_timeout, metavar="S",
-                   help="seconds for a request body to arrive (else 408, connection closed)")
-    p.add_argument("--header-timeout", type=_seconds, default=Opt.header_timeout,
-                   metavar="S", help="seconds for request headers to arrive (else closed)")
-    p.add_argument("--drain-timeout", type=_positive_int, default=Opt.drain_timeout,
-                   metavar="S", help="seconds in-flight requests get to finish on SIGTERM")
-    p.add_argument("--no-access-log", dest="access_log", action="store_false",
-                   help="no JSON line per request on stderr")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lstm-sentiment",
                      description="Train, evaluate and use LSTM sentiment classifiers.")
@@ -165,7 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="HTTP API and web page for a model (docs/serving.md)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    _serve_args(p)
+    from .server import add_arguments
+
+    add_arguments(p)
 
     p = sub.add_parser("score", help="label every row of a CSV, TSV, JSONL or text file")
     p.add_argument("model", help="model folder")

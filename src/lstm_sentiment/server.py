@@ -9,6 +9,7 @@ server drains: requests in flight finish, new ones get 503, then the process exi
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import json
 import os
@@ -126,6 +127,71 @@ def is_loopback(sock: socket.socket) -> bool:
     with suppress(ValueError):
         return ipaddress.ip_address(host).is_loopback
     return False
+
+
+# ------------------------------------------------------------------------------ flags
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"expected 0 < seconds <= 3600, got {text}")
+    return value
+
+
+def _milliseconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected milliseconds, got {text!r}") from None
+    if not 0 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"expected 0-1000 ms, got {text}")
+    return value
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """``serve``'s flags, their defaults those of :class:`ServeOptions`."""
+    Opt = ServeOptions  # the defaults live in one place
+    p.add_argument("model", help="model folder, or 'bundled'")
+    p.add_argument("--host", default=Opt.host,
+                   help="address to bind (127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=Opt.port,
+                   help="port, 0-65535 (0: any free one)")
+    p.add_argument("--workers", type=_count, default=Opt.workers, metavar="N",
+                   help="server processes sharing the port, each with the model loaded")
+    p.add_argument("--api-key-file", metavar="FILE",
+                   help="require 'Authorization: Bearer KEY' on the API, KEY being the "
+                   "file's content (/health, the page and the docs stay open)")
+    p.add_argument("--threads", type=_count, default=Opt.threads, metavar="N",
+                   help="PyTorch threads per forward pass in each worker (for more cores, "
+                   "prefer --workers)")
+    p.add_argument("--max-batch", type=_count, default=Opt.max_batch, metavar="TEXTS",
+                   help="texts per forward pass when requests are batched together")
+    p.add_argument("--max-queue", type=_count, default=Opt.max_queue, metavar="TEXTS",
+                   help="texts waiting for the model at most; beyond that 503 + Retry-After")
+    p.add_argument("--batch-wait-ms", type=_milliseconds, default=Opt.batch_wait_ms, metavar="MS",
+                   help="how long a lone request waits for others to share its pass")
+    p.add_argument("--body-timeout", type=_seconds, default=Opt.body_timeout, metavar="S",
+                   help="seconds for a request body to arrive (else 408, connection closed)")
+    p.add_argument("--header-timeout", type=_seconds, default=Opt.header_timeout,
+                   metavar="S", help="seconds for request headers to arrive (else closed)")
+    p.add_argument("--drain-timeout", type=_count, default=Opt.drain_timeout,
+                   metavar="S", help="seconds in-flight requests get to finish on SIGTERM")
+    p.add_argument("--no-access-log", dest="access_log", action="store_false",
+                   help="no JSON line per request on stderr")
 
 
 # ------------------------------------------------------------------------------ running
