@@ -211,7 +211,8 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up per run")
     ap.add_argument("--serve-arg", action="append", default=[],
                     help="extra argument for serve (repeat), e.g. --serve-arg=--no-access-log")
-    ap.add_argument("--quick", action="store_true", help="2 s runs, fewer of them")
+    ap.add_argument("--quick", action="store_true",
+                    help="2 s runs, fewer of them, an untrained seed model")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("serve_load needs wrk (apt-get install wrk)")
@@ -226,7 +227,15 @@ def main() -> None:
         script = folder / "reviews.lua"
         script.write_text(LUA % bodies)
         log = folder / "serve.log"
-        seed = args.seed_model or seed_model(args.source, folder / "seed")
+        if args.seed_model:
+            seed = args.seed_model
+        elif args.quick:  # untrained weights on the real vocabulary: the same serving cost
+            from serving import seed_model as untrained
+
+            untrained(args.source, folder / "seed")
+            seed = str(folder / "seed")
+        else:
+            seed = seed_model(args.source, folder / "seed")
         clients = [1, 50] if args.quick else [1, 10, 50, 200]
         print("bundled model:", flush=True)
         bundled = measure("bundled", serve_args, script, [(c, two) for c in clients],
