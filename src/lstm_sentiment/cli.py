@@ -140,11 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help="print one JSON object (with --gates: the gate traces too)")
 
-    p = command("serve", "HTTP API and web page for a model")
+    p = command("serve", "HTTP API and web page for a model (docs/serving.md)")
     p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to bind (127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8000, help="port")
+    from .server import add_arguments
+
+    add_arguments(p)
 
     p = command("score", "label every row of a CSV, TSV, JSONL or plain-text file")
     p.add_argument("model", metavar="MODEL", help=MODEL_HELP)

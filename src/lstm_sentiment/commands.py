@@ -162,13 +162,17 @@ def explain(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from .serve import serve
+    from .server import ServeOptions, prepare, serve
 
-    model = _load_model(args.model)
-    print(f"serving {args.model} on http://{args.host}:{args.port}/ (Ctrl-C to stop)",
-          file=sys.stderr)
-    serve(model, host=args.host, port=args.port)
-    return 0
+    options = ServeOptions(
+        args.model, args.host, args.port, args.workers, args.api_key_file, args.max_batch,
+        args.max_queue, args.batch_wait_ms, args.body_timeout, args.header_timeout,
+        args.drain_timeout, args.access_log, args.threads)
+    prepared = prepare(options)  # every input checked, the port bound, before the model loads
+    try:
+        return serve(options, prepared)
+    finally:
+        prepared.sock.close()
 
 
 def score(args: argparse.Namespace) -> int:

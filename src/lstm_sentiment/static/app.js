@@ -103,10 +103,18 @@ async function analyze(event) {
   try {
     const result = await postJSON("/v1/explain", { text });
     const label = $("label");
-    label.textContent = result.label;
-    label.className = `label ${result.label}`;
-    $("score").textContent = `p(positive) = ${result.score.toFixed(3)}`;
-    $("bar-fill").style.width = `${(100 * result.score).toFixed(1)}%`;
+    if (result.label === null || result.label === undefined) {
+      // nothing to read (no words, or none the model knows): say why, show no score
+      label.textContent = "no label";
+      label.className = "label none";
+      $("score").textContent = result.reason || "the model found nothing to read";
+      $("bar-fill").style.width = "0%";
+    } else {
+      label.textContent = result.label;
+      label.className = `label ${result.label}`;
+      $("score").textContent = `p(positive) = ${result.score.toFixed(3)}`;
+      $("bar-fill").style.width = `${(100 * result.score).toFixed(1)}%`;
+    }
     $("method").textContent = result.method;
     showWords(result.tokens.map((t, i) => ({ ...t, known: result.gates.known[i] })));
     document.querySelectorAll("#words .word").forEach((el, i) => {
