@@ -65,6 +65,12 @@ def scored_by_score(model: SentimentModel, src: Path, out: Path, **kwargs: Any
         return list(csv.DictReader(f))
 
 
+def strings(column: Any) -> list[str | None]:
+    """A string column's values, None where missing."""
+    assert pd.api.types.is_string_dtype(column.dtype) and column.dtype != object
+    return [None if pd.isna(value) else value for value in column.tolist()]
+
+
 def assert_same_as_score(got: Any, want: list[dict[str, str]], exact: bool = True) -> None:
     """``got`` (a pandas frame from Dask) holds score's rows in order, with its labels, its
     errors less the ``line N: `` that a partition cannot know, and its float32 scores."""
@@ -72,8 +78,8 @@ def assert_same_as_score(got: Any, want: list[dict[str, str]], exact: bool = Tru
     assert got["score"].dtype == np.float32
     assert got["id"].tolist() == [row["id"] for row in want]
     assert got["review"].tolist() == [row["review"] for row in want]
-    assert got["label"].tolist() == [row["label"] or None for row in want]
-    assert got["error"].tolist() == [re.sub(r"^line \d+: ", "", row["error"]) or None
+    assert strings(got["label"]) == [row["label"] or None for row in want]
+    assert strings(got["error"]) == [re.sub(r"^line \d+: ", "", row["error"]) or None
                                      for row in want]
     assert all(re.match(r"line \d+: ", row["error"]) for row in want if row["error"])
     expected = np.array([row["score"] or "nan" for row in want], dtype=np.float32)
@@ -87,7 +93,7 @@ def assert_same_as_score(got: Any, want: list[dict[str, str]], exact: bool = Tru
 def client() -> Iterator[Any]:
     """Two worker processes of one thread each; closed whatever the tests do."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as c:
         yield c
 
@@ -107,14 +113,15 @@ def test_partitions_on_a_cluster_equal_score(client: Any, tiny_model: Path,
     assert {row["error"].split(": ", 1)[-1] for row in want} >= {NO_WORDS, NO_KNOWN_WORDS}
     got = score_dataframe(ddf, tiny_model).compute()
     assert_same_as_score(got, want)
+    assert got["label"].dtype == got["error"].dtype == pd.StringDtype()
 
-    # once per worker process, not once per partition (4 here, 10 in the next test)
+    # once per worker process, not once per partition (4 here, more in the next test)
     loads = client.run(load_counts)
     counts = [worker[str(tiny_model.absolute())] for worker in loads.values() if worker]
     assert counts and all(n == 1 for n in counts)
 
 
-def test_blocks_of_a_csv_give_score_rows_labels_and_errors(client: Any, tiny_model: Path,
+def test_blocks_of_a_csv_written_to_parquet_give_score_rows(client: Any, tiny_model: Path,
                                                            tmp_path: Path) -> None:
     """Byte-sized blocks (rows split where they fall) keep score's rows, order, labels and
     errors; the scores differ from score's by at most a rounding step, since a batch of other
@@ -123,7 +130,10 @@ def test_blocks_of_a_csv_give_score_rows_labels_and_errors(client: Any, tiny_mod
     ddf = dd.read_csv(src, blocksize=2_000, **READ)
     assert ddf.npartitions >= 3
     want = scored_by_score(SentimentModel.load(tiny_model), src, tmp_path / "out.csv")
-    got = score_dataframe(ddf, tiny_model).compute()
+    # as docs/scale-out.md does: numbered so that any reader takes the files in order
+    score_dataframe(ddf, tiny_model).to_parquet(tmp_path / "scored",
+                                                name_function=lambda i: f"part-{i:05d}.parquet")
+    got = pd.read_parquet(tmp_path / "scored")
     assert_same_as_score(got, want, exact=False)
     loads = client.run(load_counts)
     assert sum(w.get(str(tiny_model.absolute()), 0) for w in loads.values()) <= 2
@@ -142,9 +152,9 @@ def test_values_that_are_no_text_get_an_error_and_no_model(tmp_path: Path) -> No
     frame = pd.DataFrame({"text": [None, float("nan"), 7, pd.NA]}, dtype=object)
     # every value is missing or not a string, so the (missing) model is never loaded
     out = score_partition(frame, tmp_path / "missing", prefix="p_")
-    assert out["p_label"].tolist() == [None] * 4
+    assert strings(out["p_label"]) == [None] * 4
     assert np.isnan(out["p_score"].to_numpy()).all()
-    assert out["p_error"].tolist() == ["the text ('text') is missing"] * 2 + [
+    assert strings(out["p_error"]) == ["the text ('text') is missing"] * 2 + [
         "the text ('text') is int, not a string", "the text ('text') is missing"]
 
 
@@ -154,9 +164,9 @@ def test_a_partition_keeps_its_index_and_columns(tiny_model: Path) -> None:
     out = score_partition(frame, tiny_model, prefix="pred_")
     assert out.index.tolist() == [7, 5, 9] and out["n"].tolist() == [1, 2, 3]
     pred, empty = model.predict(["great fun", ""])  # read together, as the partition's are
-    assert out["pred_label"].tolist() == [pred.label, None, None] and empty.label is None
+    assert strings(out["pred_label"]) == [pred.label, None, None] and empty.label is None
     assert out["pred_score"].iloc[0] == np.float32(pred.score)
-    assert out["pred_error"].tolist() == [None, NO_WORDS, "the text ('Text ') is missing"]
+    assert strings(out["pred_error"]) == [None, NO_WORDS, "the text ('Text ') is missing"]
     meta = output_meta(frame.iloc[:0], prefix="pred_")
     assert meta.empty and meta.dtypes.to_dict() == out.dtypes.to_dict()
 

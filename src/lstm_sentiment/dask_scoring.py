@@ -12,7 +12,8 @@ and the three new columns follow :mod:`lstm_sentiment.score`'s rules: the text c
 ``text_column`` when given, else the first of ``text``, ``review``, ``sentence``, ``content``
 (see :func:`lstm_sentiment.tables.find_field`), else the only column; ``prefix`` goes before
 the new names, and a frame that has one of them already is refused. ``score`` is float32 (NaN
-where there is no label); ``label`` and ``error`` are object columns, None where empty.
+where there is no label); ``label`` and ``error`` are pandas strings (``pd.StringDtype()``),
+missing (``pd.NA``) where empty.
 
 ``error`` says why a row has no label. ``score`` starts it with the row's line in the file; a
 partition has no lines, so here it is the reason alone (the row's index says which row it is):
@@ -131,9 +132,10 @@ def _attach(frame: pd.DataFrame, names: tuple[str, str, str], labels: list[str |
 
     values = np.array([np.nan if s is None else s for s in scores], dtype=np.float32)
     out = frame.copy(deep=False)
-    out[names[0]] = pd.Series(labels, index=frame.index, dtype=object)
+    # pandas' string dtype, not object: Parquet writers cannot tell an object column's type
+    out[names[0]] = pd.Series(labels, index=frame.index, dtype=pd.StringDtype())
     out[names[1]] = pd.Series(values, index=frame.index, dtype=np.float32)
-    out[names[2]] = pd.Series(errors, index=frame.index, dtype=object)
+    out[names[2]] = pd.Series(errors, index=frame.index, dtype=pd.StringDtype())
     return out
 
 
