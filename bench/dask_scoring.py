@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -60,12 +61,13 @@ def on_cluster(src: Path, model: Path, out: Path, layout: tuple[int, int, int],
                repeats: int) -> dict[str, Any]:
     workers, threads, torch_threads = layout
     blocksize = max(src.stat().st_size // 8, 64 * 1024)
+    # in this process's environment, which Dask copies into each worker process before it
+    # starts (the worker imports this script, and so torch, first); PyTorch takes MKL's count
+    # over OpenMP's, and Dask would set both to 1
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(torch_threads)
     t0 = time.perf_counter()
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=threads,
-                                  processes=True, dashboard_address=":0",
-                                  # PyTorch takes MKL's over OpenMP's; Dask sets both to 1
-                                  env={"OMP_NUM_THREADS": str(torch_threads),
-                                       "MKL_NUM_THREADS": str(torch_threads)}) as cluster, \
+                                  processes=True, dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         client.run(model_for, str(model))  # torch's import and the load, once per worker
         start = time.perf_counter() - t0
@@ -105,6 +107,7 @@ def main() -> None:
             runs.append({"engine": "score", "workers": workers, "seconds": seconds,
                          "reviews_per_second": n / seconds})
             print(f"score, {workers} worker(s): {n / seconds:,.0f} reviews/s")
+        before = {name: os.environ.get(name) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
         for layout in LAYOUTS:
             out = tmp / f"dask-{'-'.join(map(str, layout))}"
             run = on_cluster(src, tmp / "seed", out, layout, repeats)
@@ -112,6 +115,11 @@ def main() -> None:
             runs.append(run)
             print(f"dask {layout}: {run['reviews_per_second']:,.0f} reviews/s "
                   f"(start {run['start_s']:.1f} s, {run['partitions']} partitions)")
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     write("dask_scoring" + ("_quick" if args.quick else ""),
           {"quick": args.quick, "reviews": n, "runs": runs})
 

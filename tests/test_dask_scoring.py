@@ -177,9 +177,10 @@ def test_a_partition_keeps_its_index_and_columns(tiny_model: Path) -> None:
     (["body"], None, "", "body"),
     (["id", "body"], "body", "", "body"),
     (["id", "text", "label"], None, "pred_", "text"),
+    ([0], None, "", 0), ([1, 0], 0, "", 0),  # pandas' names for a CSV read without a header
 ])
-def test_the_text_column_is_scores(columns: list[str], wanted: str | None, prefix: str,
-                                   found: str) -> None:
+def test_the_text_column_is_scores(columns: list[Any], wanted: Any, prefix: str,
+                                   found: Any) -> None:
     assert pick_text_column(columns, wanted, prefix) == found
 
 

@@ -23,8 +23,9 @@ string (None, NaN, a number), that the text is missing or not a string.
 Each worker process loads a model once, the first time one of its tasks asks for it, and keeps
 it (:func:`model_for`); the tasks carry only the model's path. The model folder must therefore
 be at that path on every worker (or use ``"bundled"``), and lstm-sentiment must be installed
-there, since Dask sends :func:`score_partition` by name. Dask's import is deferred to
-:func:`score_dataframe`, so the rest works on plain pandas frames without it.
+there, since Dask sends :func:`score_partition` by name. Importing this module imports neither
+Dask nor pandas (pandas comes in when a frame is scored), and ``import lstm_sentiment`` does
+not import this module; :func:`score_partition` works on plain pandas frames without Dask.
 """
 
 from __future__ import annotations
@@ -52,9 +53,10 @@ __all__ = ["load_counts", "model_for", "output_meta", "output_names", "pick_text
 ModelPath = str | os.PathLike[str]
 NAMES = ("label", "score", "error")
 
-# One process's models by path. Safe to share: a loaded model is only read (inference makes no
-# change to it), the lock keeps two threads of one worker from loading the same model twice,
-# and the dict never travels (Dask sends this module's functions by name, not its state).
+# One process's models by path. Safe to share: a loaded model is only read (inference changes
+# nothing in it, and serve's threads share one model the same way), the lock keeps two threads
+# of one worker from loading a model twice, and the dict never travels (Dask sends this
+# module's functions by name, not its state), so each worker process fills its own.
 _MODELS: dict[str, SentimentModel] = {}
 _LOADS: Counter[str] = Counter()
 _LOCK = threading.Lock()
@@ -90,7 +92,7 @@ def output_names(prefix: str = "") -> tuple[str, str, str]:
     return label, score, error
 
 
-def pick_text_column(columns: Any, wanted: str | None = None, prefix: str = "") -> Any:
+def pick_text_column(columns: Any, wanted: Any = None, prefix: str = "") -> Any:
     """The column of ``columns`` that holds the texts, by ``score``'s rules; :class:`UserError`
     when there is none, when it repeats, or when a column has one of the output names."""
     fields = list(columns)
@@ -100,7 +102,7 @@ def pick_text_column(columns: Any, wanted: str | None = None, prefix: str = "") 
                         "columns a prefix (e.g. prefix='pred_' for pred_label, pred_score, "
                         "pred_error)")
     names = [str(field) for field in fields]  # find_field reads names; pandas allows others
-    found = find_field(names, wanted)
+    found = find_field(names, None if wanted is None else str(wanted))
     if found is None and wanted is None and len(fields) == 1:
         found = names[0]  # a table of one column is its texts
     if found is None:
