@@ -28,7 +28,8 @@ Config = dict[str, Any]
 
 
 def keras_probabilities(model: SentimentModel) -> np.ndarray:
-    return model.predict_proba(EXPECTED["texts"])[:, 1]
+    """p(positive) as Keras computes it: of each text's first sequence_length tokens."""
+    return model.read(EXPECTED["texts"], whole=False).probabilities[:, 1]
 
 
 def rewrite_keras(tmp_path: Path, *, config: Callable[[Config], None] | None = None,
@@ -310,7 +311,7 @@ def test_import_keras_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     out = tmp_path / "imported"
     assert main(["import-keras", str(FIXTURES / "tutorial_small.keras"), "--out", str(out)]) == 0
     expected = json.loads((FIXTURES / "expected.json").read_text())
-    got = SentimentModel.load(out).predict_proba(expected["texts"])[:, 1]
+    got = SentimentModel.load(out).read(expected["texts"], whole=False).probabilities[:, 1]
     np.testing.assert_allclose(got, expected["probabilities"], atol=1e-5, rtol=0)
     capsys.readouterr()
     code = main(["import-keras", str(FIXTURES / "tutorial_small.h5"), "--out", str(out)])

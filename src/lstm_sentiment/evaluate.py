@@ -17,16 +17,16 @@ from .errors import UserError
 from .predict import SentimentModel
 
 
-def evaluate(model: SentimentModel, dataset: Dataset, *,
+def evaluate(model: SentimentModel, dataset: Dataset, *, whole: bool = True,
              side_by_side: bool = True) -> dict[str, Any]:
     """Accuracy, mean cross-entropy, confusion matrix and per-class scores on ``dataset``, each
-    text read whole as :meth:`SentimentModel.read` reads it; ``side_by_side`` as for
-    :meth:`SentimentModel.logits`."""
+    text read whole as :meth:`SentimentModel.read` reads it (``whole=False``: its first window
+    only, as Keras reads it); ``side_by_side`` as for :meth:`SentimentModel.logits`."""
     if len(dataset) == 0:
         raise UserError(f"the {dataset.subset} split is empty")
     _check_labels(model, dataset.class_names)
-    probabilities = model.read(dataset.texts, side_by_side=side_by_side).probabilities
-    return metrics(model.labels, dataset.subset, dataset.labels, probabilities)
+    reading = model.read(dataset.texts, whole=whole, side_by_side=side_by_side)
+    return metrics(model.labels, dataset.subset, dataset.labels, reading.probabilities)
 
 
 def metrics(labels: list[str], subset: str, y: np.ndarray, probs: np.ndarray) -> dict[str, Any]:

@@ -270,9 +270,14 @@ def evaluate_and_save(network: Network, config: RunConfig, prepared: Prepared,
                     metrics.setdefault("parts", {}).setdefault(name, {})[dataset.subset] = \
                         found["accuracy"]
                 else:
+                    # also as Keras reads a text: its first window only (the seed preset's
+                    # figures compare with the tutorial's so)
+                    first = evaluate(scorer, dataset, whole=False, side_by_side=False)
+                    found["first_window"] = {k: first[k] for k in ("accuracy", "loss")}
                     metrics[dataset.subset] = found
                     log(f"{dataset.subset}: accuracy {found['accuracy']:.4f} - loss "
-                        f"{found['loss']:.4f} - n {found['n']}")
+                        f"{found['loss']:.4f} - n {found['n']} (first window only: accuracy "
+                        f"{first['accuracy']:.4f})")
             if name:
                 log(f"{name} alone: " + ", ".join(
                     f"{k} accuracy {v:.4f}" for k, v in metrics["parts"][name].items()))

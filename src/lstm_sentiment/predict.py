@@ -309,19 +309,26 @@ class SentimentModel:
         """
         return self.read(texts).probabilities
 
-    def read(self, texts: Sequence[str], *, side_by_side: bool = True) -> Reading:
+    def read(self, texts: Sequence[str], *, whole: bool = True,
+             side_by_side: bool = True) -> Reading:
         """Probabilities, tokens read and the reason for no label, for each of ``texts``.
 
-        Every word is read: a text longer than the model's ``sequence_length`` tokens is read
-        in consecutive windows of that many tokens, each as the model reads a whole text, and
-        its logits are the mean of its windows' logits, each window weighted by its number of
-        tokens. ``side_by_side`` as for :meth:`logits`.
+        ``whole`` (the default): every word is read; a text longer than the model's
+        ``sequence_length`` tokens is read in consecutive windows of that many tokens, each as
+        the model reads a whole text, and its logits are the mean of its windows' logits, each
+        window weighted by its number of tokens. ``whole=False`` reads each text's first window
+        only, as Keras, the tutorial and an exported ONNX graph read a row. ``side_by_side`` as
+        for :meth:`logits`.
         """
         if isinstance(texts, str):
             raise TypeError("predict_proba takes a list of texts, not a single string")
         # compact ids (int16 for the usual vocabularies), a quarter of int64's memory for long
         # rows; batches are widened as they run
-        windows, owner_np = self.encoder.encode_windows(texts, id_dtype(self.encoder.vocab_size))
+        dtype = id_dtype(self.encoder.vocab_size)
+        if whole:
+            windows, owner_np = self.encoder.encode_windows(texts, dtype)
+        else:
+            windows, owner_np = self.encoder.encode(texts, dtype), np.arange(len(texts))
         ids, owner = torch.from_numpy(windows), torch.from_numpy(owner_np)
         logits = self.logits(ids, side_by_side=side_by_side)
         tokens, known = row_lengths(ids), row_lengths(ids > 1)  # id 1 is [UNK]
