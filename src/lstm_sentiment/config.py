@@ -34,6 +34,9 @@ class TextConfig:
 
     standardize: str = "tutorial"  # ASCII lowercase, drop "<br />", drop ASCII punctuation
     max_tokens: int = 15_000  # vocabulary size, padding (0) and [UNK] (1) included
+    # "vader": the vocabulary also holds the words and emoji of VADER's lexicon that the
+    # training texts leave out (beyond max_tokens); see lstm_sentiment.lexicon
+    lexicon: str | None = None
     sequence_length: int = 228  # pad / truncate at the end to this many tokens
 
 
@@ -54,6 +57,10 @@ class ModelConfig:
     bidirectional: bool = False  # a second LSTM reads each text from its last word back
     pooling: Pooling = "last"  # "last": h after the last word; "max-mean": both over every word
     dropout: float = 0.0  # on the embeddings and on the pooled features (training only)
+    # the embedding carries each token's lexicon valence next to its learned vector, and in
+    # training word_dropout of the tokens lose their learned vector (see layers.LexiconEmbedding)
+    lexicon: bool = False
+    word_dropout: float = 0.0
     # the LSTM reads at most this many first tokens of each row (None: all of them); the n-gram
     # branch always reads the whole row
     lstm_length: int | None = None

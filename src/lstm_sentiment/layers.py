@@ -98,3 +98,30 @@ def device_of(module: nn.Module) -> torch.device:
     """Where ``module``'s parameters are (the CPU for a module without any)."""
     param = next(module.parameters(), None)
     return param.device if param is not None else torch.device("cpu")
+
+
+class LexiconEmbedding(nn.Module):
+    """An embedding whose vectors carry one more number: the token's lexicon valence (fixed,
+    0 for a token the lexicon does not rate; see :mod:`lstm_sentiment.lexicon`).
+
+    While training, ``word_dropout`` of the tokens lose their learned vector and keep only their
+    valence, so the network learns to judge a token by the lexicon alone, as it must for a token
+    no review taught it (an emoji, a word rare in reviews).
+    """
+
+    def __init__(self, vocab_size: int, dim: int, word_dropout: float = 0.0) -> None:
+        super().__init__()
+        self.inner = nn.Embedding(vocab_size, dim)
+        self.register_buffer("valence", torch.zeros(vocab_size))
+        self.word_dropout = word_dropout
+
+    @property
+    def weight(self) -> nn.Parameter:
+        return self.inner.weight
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        x = self.inner(ids)
+        if self.training and self.word_dropout > 0:
+            keep = torch.rand(ids.shape, device=ids.device) >= self.word_dropout
+            x = x * keep.unsqueeze(-1).to(x.dtype)
+        return torch.cat([x, self.valence[ids].unsqueeze(-1).to(x.dtype)], dim=-1)

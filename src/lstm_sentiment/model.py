@@ -29,6 +29,7 @@ from .layers import (
     MAX_STEPS_PER_CALL,
     STEP_MULTIPLE,
     TRAINING_MAX_STEPS,
+    LexiconEmbedding,
     chunk_steps,
     device_of,
     glorot_uniform,
@@ -210,9 +211,10 @@ class PooledLSTM(Network):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
-        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim)
-        self.lstm = make_lstm(config.lstm, config.embedding_dim, config.hidden_size)
-        self.lstm_backward = (make_lstm(config.lstm, config.embedding_dim, config.hidden_size)
+        self.embedding = _embedding(config)
+        width = config.embedding_dim + (1 if config.lexicon else 0)  # the valence, if read
+        self.lstm = make_lstm(config.lstm, width, config.hidden_size)
+        self.lstm_backward = (make_lstm(config.lstm, width, config.hidden_size)
                               if config.bidirectional else None)
         self.dropout = nn.Dropout(config.dropout)
         width = config.hidden_size * (2 if config.bidirectional else 1)
@@ -404,8 +406,14 @@ class HybridLSTM(Network):
         self.recurrent.keras_init(generator)
 
 
+def _embedding(config: ModelConfig) -> nn.Module:
+    if config.lexicon:
+        return LexiconEmbedding(config.vocab_size, config.embedding_dim, config.word_dropout)
+    return nn.Embedding(config.vocab_size, config.embedding_dim)
+
+
 def _recurrent(config: ModelConfig) -> SentimentLSTM | PooledLSTM:
-    if config.bidirectional or config.pooling != "last":
+    if config.bidirectional or config.pooling != "last" or config.lexicon:
         return PooledLSTM(config)
     return SentimentLSTM(config)
 

@@ -31,7 +31,7 @@ from .evaluate import evaluate
 from .model import Network, build
 from .predict import LABEL_NAMES, SentimentModel
 from .split import Split
-from .text import TextEncoder, id_dtype
+from .text import TextEncoder, id_dtype, standardized
 from .trainer import fit
 
 CHECKPOINT = "checkpoint"
@@ -153,6 +153,8 @@ def read_data(config: RunConfig, ctx: Context, log: Log, *, keep_texts: bool,
                 "replaced by U+FFFD")
     provenance = {
         "source": source,
+        **({"lexicon": _lexicon_provenance()} if config.text.lexicon or config.model.lexicon
+           else {}),
         "test_source": data.describe(d.test_source) if d.test_source else None,
         "counts": {ds.subset: ds.counts() for ds in (train, val, test) if ds is not None},
         "train_digest": data.paths_digest(train.ids),
@@ -161,6 +163,12 @@ def read_data(config: RunConfig, ctx: Context, log: Log, *, keep_texts: bool,
     memory.release_free_memory()
     return Prepared(encoder, train_split, val_split, train.class_names, val, test, root,
                     provenance, texts if keep_texts else [])  # type: ignore[arg-type]
+
+
+def _lexicon_provenance() -> dict[str, object]:
+    from . import lexicon
+
+    return lexicon.provenance()
 
 
 def derive(config: RunConfig, prepared: Prepared) -> RunConfig:
@@ -189,6 +197,14 @@ def make_network(config: RunConfig, prepared: Prepared, log: Log, *, resume: boo
         vectors = _word_vectors(config, prepared, log)
         with torch.no_grad():
             network.recurrent.embedding.weight.copy_(torch.from_numpy(vectors))
+    if config.model.lexicon:  # fixed, so a resumed run sets it again too
+        from . import lexicon
+
+        rated = lexicon.valences(prepared.encoder.vocabulary,
+                                 lambda t: standardized(t, config.text.standardize))
+        with torch.no_grad():
+            network.recurrent.embedding.valence.copy_(torch.from_numpy(rated))
+        log(f"Lexicon: valences for {int((rated != 0).sum()):,} of {len(rated):,} tokens")
     prepared.texts = []
     memory.release_free_memory()
     network.fit_before(prepared.train, prepared.validation, log)

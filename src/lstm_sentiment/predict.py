@@ -406,7 +406,7 @@ class SentimentModel:
         ids = self.encode([text])[0]
         n = min(int((ids != 0).sum()), self.config.model.lstm_length or ids.shape[0])
         words = self.encoder.tokens(text)[:n]
-        ref = ReferenceLSTM(self.config.model.embedding_dim, self.config.model.hidden_size)
+        ref = ReferenceLSTM(self.network.lstm.input_size, self.config.model.hidden_size)
         ref.load_state_dict(self.network.lstm.state_dict())
         x = self.network.embedding(ids[: max(n, 1)].unsqueeze(0))
         _, _, tr = ref.trace(x)

@@ -203,6 +203,22 @@ WORDS = {"tutorial": _tutorial_words, "punctuation": _punctuation_words,
          "everyday": _everyday_words}
 
 
+def standardized(text: str, standardize: str) -> list[str]:
+    """The words ``standardize`` makes of ``text``."""
+    _check_standardization(standardize)
+    return [w.decode("utf-8", "replace") for w in WORDS[standardize](text)]
+
+
+def lexicon_tokens(config: TextConfig) -> list[str]:
+    """The tokens of ``config.lexicon``'s entries under ``config.standardize``, in the
+    lexicon's order (each entry that standardizes to a single token)."""
+    if config.lexicon != "vader":
+        raise UserError(f"unknown lexicon {config.lexicon!r} (choose vader)")
+    from . import lexicon
+
+    return list(lexicon.entries(lambda t: standardized(t, config.standardize)))
+
+
 def id_dtype(vocab_size: int) -> np.dtype[np.signedinteger[Any]]:
     """The smallest signed integer type for ids below ``vocab_size``: int16 for the usual
     vocabularies (a quarter of int64's memory), int32 beyond 32,768 tokens."""
@@ -265,6 +281,8 @@ class TextEncoder:
         """Learn the vocabulary from ``texts`` (training texts only); return the encoder and
         ``texts`` encoded with it (as ``dtype``; see :func:`id_dtype`)."""
         vocab = keras_order(count_tokens(texts, config.standardize), config.max_tokens)
+        if config.lexicon:
+            vocab += [t for t in lexicon_tokens(config) if t not in set(vocab)]
         encoder = cls.from_vocabulary(vocab, config)
         return encoder, encoder.encode(texts, dtype)
 
