@@ -31,7 +31,7 @@ from .evaluate import evaluate
 from .model import Network, build
 from .predict import LABEL_NAMES, SentimentModel
 from .split import Split
-from .text import TextEncoder, id_dtype, standardized
+from .text import TextEncoder, standardized
 from .trainer import fit
 
 CHECKPOINT = "checkpoint"
@@ -140,10 +140,14 @@ def read_data(config: RunConfig, ctx: Context, log: Log, *, keep_texts: bool,
         f"{source['name']} (classes {', '.join(train.class_names)})")
 
     t0 = time.perf_counter()
-    dtype = id_dtype(config.text.max_tokens)
-    texts = list(train.texts) if keep_texts else train.texts
-    encoder, train_ids = TextEncoder.build(texts, config.text, dtype)
+    augmenting = config.train.sentences or config.train.negation_pairs
+    texts = list(train.texts) if keep_texts or augmenting else train.texts
+    # ids in the smallest type the vocabulary fits (a lexicon may take it past max_tokens)
+    encoder, train_ids = TextEncoder.build(texts, config.text, None)
+    dtype = train_ids.dtype
     train_split = Split(torch.from_numpy(train_ids), torch.from_numpy(train.labels))
+    if augmenting:
+        train_split = _augmented(config, train_split, texts, train.labels, encoder, log)
     val_split = Split(torch.from_numpy(encoder.encode(val.texts, dtype)),
                       torch.from_numpy(val.labels))
     log(f"Vocabulary: {encoder.vocab_size} tokens; encoded in {time.perf_counter() - t0:.1f}s")
@@ -169,6 +173,25 @@ def _lexicon_provenance() -> dict[str, object]:
     from . import lexicon
 
     return lexicon.provenance()
+
+
+def _augmented(config: RunConfig, split: Split, texts: list[str], labels: Any,
+               encoder: TextEncoder, log: Log) -> Split:
+    """``split`` with the rows :mod:`lstm_sentiment.augment` makes from the training reviews."""
+    from . import augment, lexicon
+
+    rows: list[tuple[str, int]] = []
+    if config.train.sentences:
+        rows += augment.review_sentences(texts, labels.tolist())
+    n_sentences = len(rows)
+    if config.train.negation_pairs:
+        rows += augment.negation_pairs(texts, labels.tolist(), lexicon.word_valences(),
+                                       config.train.seed)
+    log(f"Augmented: {n_sentences:,} review sentences, {(len(rows) - n_sentences) // 2:,} "
+        "negation pairs")
+    ids = torch.from_numpy(encoder.encode([t for t, _ in rows], split.ids.numpy().dtype))
+    return Split(torch.cat([split.ids, ids]),
+                 torch.cat([split.labels, torch.tensor([y for _, y in rows])]))
 
 
 def derive(config: RunConfig, prepared: Prepared) -> RunConfig:

@@ -295,14 +295,15 @@ class TextEncoder:
 
     @classmethod
     def build(cls, texts: Sequence[str], config: TextConfig,
-              dtype: DTypeLike = np.int64) -> tuple[TextEncoder, np.ndarray]:
+              dtype: DTypeLike | None = np.int64) -> tuple[TextEncoder, np.ndarray]:
         """Learn the vocabulary from ``texts`` (training texts only); return the encoder and
-        ``texts`` encoded with it (as ``dtype``; see :func:`id_dtype`)."""
+        ``texts`` encoded with it (as ``dtype``; None: the smallest type the vocabulary fits,
+        see :func:`id_dtype`)."""
         vocab = keras_order(count_tokens(texts, config.standardize), config.max_tokens)
         if config.lexicon:
             vocab += [t for t in lexicon_tokens(config) if t not in set(vocab)]
         encoder = cls.from_vocabulary(vocab, config)
-        return encoder, encoder.encode(texts, dtype)
+        return encoder, encoder.encode(texts, id_dtype(len(vocab)) if dtype is None else dtype)
 
     @classmethod
     def from_vocabulary(cls, vocab: Iterable[str], config: TextConfig) -> TextEncoder:

@@ -1,0 +1,72 @@
+"""augment.py: review sentences and negated twins, and a run that trains on them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lstm_sentiment import augment
+from lstm_sentiment import config as cfg
+from lstm_sentiment.pipeline import run
+
+VALENCES = {"dull": -1.7, "great": 3.1, "loved": 2.9, "good": 1.9, "like": 2.0, "nice": 1.8}
+
+
+def test_sentences_split_on_ends_and_breaks_and_drop_short_ones() -> None:
+    text = "A great film. Really!<br /><br />The cast was good and the plot moved. Yes."
+    assert augment.sentences(text) == ["A great film.", "The cast was good and the plot moved."]
+    pairs = list(augment.review_sentences([text, "Dull as can be."], [1, 0]))
+    assert pairs == [("A great film.", 1), ("The cast was good and the plot moved.", 1),
+                     ("Dull as can be.", 0)]
+
+
+@pytest.mark.parametrize(("sentence", "negated", "labels"), [
+    ("The plot was dull.", {"The plot was not dull.", "The plot wasn't dull.",
+                            "The plot was never dull."}, (0, 1)),
+    ("The ending was very good!", {"The ending was not very good!",
+                                   "The ending wasn't very good!",
+                                   "The ending was never very good!"}, (1, 0)),
+    ("I loved every minute of it.", {"I never loved every minute of it."}, (1, 0)),
+])
+def test_negation_rules(sentence: str, negated: set[str], labels: tuple[int, int]) -> None:
+    seen = set()
+    for seed in range(12):
+        found = augment.negated(sentence, VALENCES, np.random.default_rng(seed))
+        assert found is not None
+        assert (found[0], found[2]) == labels
+        seen.add(found[1])
+    assert seen == negated
+
+
+@pytest.mark.parametrize("sentence", [
+    "The plot was not dull.",  # already negated
+    "The plot was dull but the cast was great.",  # two rated words
+    "It was like a dream.",  # a rated word too often no opinion
+    "Dull, dull, dull.",  # no rule fits
+    "ok",  # too short
+])
+def test_sentences_no_rule_may_negate_give_no_pair(sentence: str) -> None:
+    assert augment.negated(sentence, VALENCES, np.random.default_rng(0)) is None
+
+
+def test_pairs_only_where_the_word_agrees_with_the_review() -> None:
+    texts = ["The plot was dull. We left early.", "The plot was dull. I loved it anyway."]
+    pairs = list(augment.negation_pairs(texts, [0, 1], VALENCES, seed=3))
+    # review 1 (negative): "dull" agrees; review 2 (positive): "dull" disagrees, "loved" agrees
+    assert [y for _, y in pairs] == [0, 1, 1, 0]
+    assert pairs[0][0] == "The plot was dull." and pairs[2][0] == "I loved it anyway."
+
+
+def test_a_run_trains_on_sentences_and_pairs(tiny_imdb: Path, tmp_path: Path) -> None:
+    config = cfg.preset("seed")
+    config.data.source = str(tiny_imdb)
+    config.text.max_tokens, config.text.sequence_length = 60, 16
+    config.train.epochs, config.train.batch_size = 1, 16
+    config.train.sentences = config.train.negation_pairs = True
+    lines: list[str] = []
+    model = run(config, tmp_path / "m", evaluate_test=False, log=lines.append)
+    (note,) = [line for line in lines if line.startswith("Augmented: ")]
+    assert "review sentences" in note and "negation pairs" in note
+    assert model.config.train.sentences and model.predict("great fun").label is not None
