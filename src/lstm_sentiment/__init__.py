@@ -23,11 +23,12 @@ if TYPE_CHECKING:
 __all__ = ["SentimentModel", "__version__", "load", "train"]
 
 
-def load(path: str | Path) -> SentimentModel:
-    """Load a model folder (checksums verified, no code run); ``"bundled"`` is the packaged one."""
+def load(path: str | Path, *, runtime: str = "auto") -> SentimentModel:
+    """Load a model folder (checksums verified, no code run); ``"bundled"`` is the packaged one.
+    ``runtime``: what runs the network ("auto", "torch" or "onnxruntime"; docs/runtime.md)."""
     from .predict import SentimentModel
 
-    return SentimentModel.load(path)
+    return SentimentModel.load(path, runtime=runtime)
 
 
 def train(config: RunConfig, out: str | Path, **kwargs: Any) -> SentimentModel:

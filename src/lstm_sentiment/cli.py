@@ -15,6 +15,8 @@ from typing import Any, NoReturn
 
 from . import config as cfg
 from ._version import __version__
+from .runtime import DEFAULT as DEFAULT_RUNTIME
+from .runtime import RUNTIME_HELP, RUNTIMES
 
 EXIT_USAGE = 2
 
@@ -61,6 +63,10 @@ def _source_args(p: argparse.ArgumentParser, fields: bool = True) -> None:
                        "(default: text, review, sentence or content)")
         p.add_argument("--label-field", metavar="F", help="a table's label column "
                        "(default: label, sentiment, class or target)")
+
+
+def runtime_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runtime", choices=RUNTIMES, default=DEFAULT_RUNTIME, help=RUNTIME_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="texts to label; with none, standard input is read, one text a line")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per text: label, score, tokens read, reason for none")
+    runtime_arg(p)
 
     p = command("explain", "which words moved the score; the LSTM's gates")
     p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
@@ -162,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rows scored at a time (memory stays bounded)")
     p.add_argument("--workers", type=_positive_int, default=1,
                    help="score in N processes, this one included; output order is kept")
+    runtime_arg(p)
 
     p = command("import-keras", "turn a tutorial model saved by Keras (.keras or .h5) into a "
                 "model folder")

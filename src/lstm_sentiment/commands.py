@@ -85,10 +85,10 @@ def _check_writable(path: Path, *, folder_may_be_new: bool = False) -> None:
     check_writable(path)
 
 
-def _load_model(path: str):
+def _load_model(path: str, runtime: str = "torch"):
     from .predict import SentimentModel
 
-    return SentimentModel.load(path)
+    return SentimentModel.load(path, runtime=runtime)
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -118,7 +118,7 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def predict(args: argparse.Namespace) -> int:
-    model = _load_model(args.model)
+    model = _load_model(args.model, args.runtime)
     texts = list(args.texts)
     if not texts:
         if sys.stdin is None or sys.stdin.isatty():
@@ -167,7 +167,7 @@ def serve(args: argparse.Namespace) -> int:
     options = ServeOptions(
         args.model, args.host, args.port, args.workers, args.api_key_file, args.max_batch,
         args.max_queue, args.batch_wait_ms, args.body_timeout, args.header_timeout,
-        args.drain_timeout, args.access_log, args.threads)
+        args.drain_timeout, args.access_log, args.threads, args.runtime)
     prepared = prepare(options)  # every input checked, the port bound, before the model loads
     try:
         return serve(options, prepared)
@@ -180,7 +180,7 @@ def score(args: argparse.Namespace) -> int:
 
     check(args.input, args.output, fmt=args.format, output_fmt=args.output_format,
           chunk_size=args.chunk_size, workers=args.workers)
-    model = _load_model(args.model)
+    model = _load_model(args.model, args.runtime)
     summary = score_file(model, args.input, args.output, text_field=args.text_field,
                          fmt=args.format, output_fmt=args.output_format, prefix=args.prefix,
                          chunk_size=args.chunk_size, workers=args.workers)

@@ -23,7 +23,7 @@ its config; slots the training texts did not fill hold a key no n-gram has and a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -80,6 +80,28 @@ def lookup(table: torch.Tensor, query: torch.Tensor) -> tuple[torch.Tensor, torc
     return slot, table[slot] == query
 
 
+class _Slots(torch.autograd.Function):
+    """1 + the slot of each of ``query``'s keys in the sorted ``table``, 0 for a key not in it.
+
+    In an ONNX export this is one ``ai.onnx.ml`` LabelEncoder (a hash table holding the table's
+    keys): ONNX Runtime runs it much faster than :func:`lookup`'s binary search, but it is not
+    among the standard operators every ONNX runtime knows (see :attr:`NgramBranch.hashed`).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, query: torch.Tensor, table: torch.Tensor,
+                keys_list: list[int]) -> torch.Tensor:
+        slot, found = lookup(table, query)
+        return torch.where(found, slot + 1, 0)
+
+    @staticmethod
+    def symbolic(g: Any, query: Any, table: Any, keys_list: list[int]) -> Any:
+        slots = g.op("ai.onnx.ml::LabelEncoder", query, keys_int64s_i=keys_list,
+                     values_int64s_i=list(range(1, len(keys_list) + 1)), default_int64_i=0)
+        slots.setType(query.type())  # int64, the query's shape: the exporter cannot infer it
+        return slots
+
+
 class NgramBranch(nn.Module):
     """Sum of the weights of a text's distinct n-grams found in the table: logits [B] or [B, C]."""
 
@@ -95,6 +117,9 @@ class NgramBranch(nn.Module):
         self.order = order
         # cut a batch to its longest row (an ONNX export turns it off: dynamic shapes)
         self.trim: bool = True
+        # an ONNX export looks keys up by a hash table (ai.onnx.ml, see _Slots) instead of a
+        # binary search of standard operators: for ONNX Runtime, not for every runtime
+        self.hashed: bool = False
         self.register_buffer("keys", torch.full((features,), EMPTY_SLOT, dtype=torch.int64))
         self.weight = nn.Parameter(torch.zeros(features, outputs), requires_grad=False)
         self.bias = nn.Parameter(torch.zeros(outputs), requires_grad=False)
@@ -104,6 +129,12 @@ class NgramBranch(nn.Module):
             ids = ids[:, : max(int((ids != 0).sum(dim=1).max()), 1)]
         if ids.shape[1] == 0:
             logits = self.bias.expand(ids.shape[0], -1)
+        elif self.hashed and torch.onnx.is_in_onnx_export():
+            # row 0 of the weights is a zero row: what a key outside the table gets
+            slots = _Slots.apply(keys(ids, self.vocab_size, self.order), self.keys,
+                                 self.keys.tolist())
+            weight = torch.cat([torch.zeros_like(self.weight[:1]), self.weight])
+            logits = weight[slots].sum(dim=1) + self.bias
         else:
             slot, found = lookup(self.keys, keys(ids, self.vocab_size, self.order))
             present = found.unsqueeze(-1).to(self.weight.dtype)

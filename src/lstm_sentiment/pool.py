@@ -47,8 +47,9 @@ def scored_chunks(model: SentimentModel, workers: int,
         ctx = multiprocessing.get_context("spawn")  # torch and tokenizers dislike fork
         before = torch.get_num_threads()
         try:
+            # helpers run the model's runtime; the copy's graph is the one this process cached
             with ProcessPoolExecutor(helpers, mp_context=ctx, initializer=_init_helper,
-                                     initargs=(tmp, threads)) as pool:
+                                     initargs=(tmp, threads, model.runtime)) as pool:
                 # done once every helper has loaded the model
                 ready = [pool.submit(_helper_ready) for _ in range(helpers)]
                 yield lambda items: shared(model, items, fn, pool, helpers, ready, threads)
@@ -91,14 +92,14 @@ def _result(item: tuple[Any, Future[Any] | tuple[Any]]) -> tuple[Any, Any]:
 _HELPER_MODEL: SentimentModel | None = None
 
 
-def _init_helper(folder: str, threads: int) -> None:
+def _init_helper(folder: str, threads: int, runtime: str = "torch") -> None:
     import torch
 
     from .predict import SentimentModel
 
     global _HELPER_MODEL
     torch.set_num_threads(threads)
-    _HELPER_MODEL = SentimentModel.load(folder)
+    _HELPER_MODEL = SentimentModel.load(folder, runtime=runtime)
 
 
 def _helper_ready() -> None:

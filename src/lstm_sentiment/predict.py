@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -28,6 +29,7 @@ from .head import head_for
 from .layers import row_lengths
 from .lstm import ReferenceLSTM
 from .model import Network, network_for
+from .runtime import AUTO, DEFAULT, ONNXRUNTIME, TORCH, OnnxNetwork, choose
 from .text import TextEncoder, id_dtype
 
 LABEL_NAMES = {"neg": "negative", "pos": "positive"}
@@ -201,19 +203,25 @@ class SentimentModel:
         self.history = history or []
         self.info = info or {}
         self.head = head_for(len(labels))
+        self.runtime = TORCH  # what runs the network; see with_runtime
+        self._onnx: OnnxNetwork | None = None
 
     # ---------------------------------------------------------------- loading and saving
 
     @classmethod
-    def load(cls, path: str | Path, *, lstm: str | None = None) -> SentimentModel:
+    def load(cls, path: str | Path, *, lstm: str | None = None,
+             runtime: str = DEFAULT) -> SentimentModel:
         """Load a model folder, verifying its checksums (see :mod:`lstm_sentiment.artifact`).
 
         ``path`` ``"bundled"`` is the model that ships inside the package (the ``accurate``
         preset; write ``./bundled`` for a folder of that name). ``lstm`` ("fused" or
         "reference") runs the weights on that LSTM implementation instead of the one the model
-        was trained with; both give the same probabilities.
+        was trained with; both give the same probabilities. ``runtime`` as for
+        :meth:`with_runtime`; "auto" keeps PyTorch when ``lstm`` is given (an export always
+        runs the fused LSTM's equations).
         """
-        return cls.from_artifact(artifact.load_folder(artifact.resolve(path)), lstm=lstm)
+        model = cls.from_artifact(artifact.load_folder(artifact.resolve(path)), lstm=lstm)
+        return model.with_runtime(TORCH if lstm is not None and runtime == AUTO else runtime)
 
     @classmethod
     def from_artifact(cls, art: Artifact, *, lstm: str | None = None) -> SentimentModel:
@@ -238,6 +246,20 @@ class SentimentModel:
             raise ArtifactError("the weights do not fit the configured network: "
                                 f"{first[-1].strip() if first else exc}") from None
         return cls(network, encoder, cfg, art.labels, art.history, art.info)
+
+    def with_runtime(self, runtime: str) -> SentimentModel:
+        """This model (sharing its network and encoder) with its network run by ``runtime``:
+        "torch", "onnxruntime" (exported once, cached; see :mod:`lstm_sentiment.runtime`) or
+        "auto" (onnxruntime when installed). The same probabilities within 1e-5 either way;
+        :meth:`trace` reads the network's internals, so it always runs PyTorch."""
+        chosen = choose(runtime)
+        if chosen == self.runtime:
+            return self
+        model = copy.copy(self)
+        model.runtime = chosen
+        model._onnx = (OnnxNetwork(self.network, self.labels, self.config.text.sequence_length)
+                       if chosen == ONNXRUNTIME else None)
+        return model
 
     def to_artifact(self) -> Artifact:
         return Artifact(self.config, self.labels, self.encoder.to_json(),
@@ -268,7 +290,7 @@ class SentimentModel:
 
     def _logits(self, ids: torch.Tensor, batch_size: int, side_by_side: bool) -> torch.Tensor:
         if len(ids) <= 1:
-            return self.network(ids.long())
+            return self._forward(ids)
         order = torch.argsort(row_lengths(ids), descending=True, stable=True)
         lanes = min(torch.get_num_threads(), -(-len(ids) // batch_size)) if side_by_side else 1
         if lanes > 1:
@@ -298,7 +320,11 @@ class SentimentModel:
                      ) -> list[torch.Tensor]:
         ids, batches = work
         with torch.inference_mode():  # a lane's thread does not inherit the caller's mode
-            return [self.network(ids[idx].long()) for idx in batches]
+            return [self._forward(ids[idx]) for idx in batches]
+
+    def _forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """The network's logits for one batch, run by the model's runtime."""
+        return self._onnx(ids) if self._onnx is not None else self.network(ids.long())
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """``[N, C]`` class probabilities, columns in the order of :attr:`labels`.

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
+from .runtime import DEFAULT as DEFAULT_RUNTIME
+from .runtime import RUNTIME_HELP, RUNTIMES
 
 HEADER_TIMEOUT = 10.0  # seconds for request headers to arrive (see serve_http)
 DRAIN_TIMEOUT = 30  # seconds in-flight requests get to finish on shutdown
@@ -50,6 +52,7 @@ class ServeOptions:
     drain_timeout: int = DRAIN_TIMEOUT
     access_log: bool = True
     threads: int = 1
+    runtime: str = DEFAULT_RUNTIME
 
 
 @dataclass
@@ -191,6 +194,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    metavar="S", help="seconds in-flight requests get to finish on SIGTERM")
     p.add_argument("--no-access-log", dest="access_log", action="store_false",
                    help="no JSON line per request on stderr")
+    p.add_argument("--runtime", choices=RUNTIMES, default=Opt.runtime, help=RUNTIME_HELP)
 
 
 # ------------------------------------------------------------------------------ running
@@ -202,7 +206,7 @@ def serve(options: ServeOptions, prepared: Prepared) -> int:
         return _serve_workers(options, prepared)
     from .predict import SentimentModel
 
-    model = SentimentModel.load(options.model)
+    model = SentimentModel.load(options.model, runtime=options.runtime)
     _announce(options, prepared)
     server = _server(_config(options, _app(options, model, prepared.api_key)))
     # uvicorn re-raises the signal that stopped it once it has drained; these no-op handlers
@@ -290,7 +294,7 @@ def worker_app() -> Any:
         from .predict import SentimentModel
 
         key = read_key(options.api_key_file) if options.api_key_file else None
-        model = SentimentModel.load(options.model)
+        model = SentimentModel.load(options.model, runtime=options.runtime)
     except UserError as exc:
         print(f"lstm-sentiment: error: {exc}", file=sys.stderr, flush=True)
         sys.exit(STARTUP_FAILURE)
