@@ -105,7 +105,8 @@ class Prepared:
     """The data of a run, encoded, and what it reports about its sources."""
 
     encoder: TextEncoder
-    train: Split
+    train: Split  # the training texts, then the rows augmentation made of them
+    originals: int  # how many of train's rows are the training texts themselves
     validation: Split
     class_names: list[str]
     validation_texts: data.Dataset  # the final evaluation reads them whole, as predict does
@@ -165,8 +166,8 @@ def read_data(config: RunConfig, ctx: Context, log: Log, *, keep_texts: bool,
         "validation_digest": data.paths_digest(val.ids),
     }
     memory.release_free_memory()
-    return Prepared(encoder, train_split, val_split, train.class_names, val, test, root,
-                    provenance, texts if keep_texts else [])  # type: ignore[arg-type]
+    return Prepared(encoder, train_split, len(train), val_split, train.class_names, val, test,
+                    root, provenance, texts if keep_texts else [])  # type: ignore[arg-type]
 
 
 def _lexicon_provenance() -> dict[str, object]:
@@ -230,7 +231,10 @@ def make_network(config: RunConfig, prepared: Prepared, log: Log, *, resume: boo
         log(f"Lexicon: valences for {int((rated != 0).sum()):,} of {len(rated):,} tokens")
     prepared.texts = []
     memory.release_free_memory()
-    network.fit_before(prepared.train, prepared.validation, log)
+    # what is fitted apart (the n-gram branch) reads the training texts, not the augmentation
+    originals = Split(prepared.train.ids[: prepared.originals],
+                      prepared.train.labels[: prepared.originals])
+    network.fit_before(originals, prepared.validation, log)
     return network
 
 
