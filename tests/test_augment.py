@@ -11,7 +11,8 @@ from lstm_sentiment import augment
 from lstm_sentiment import config as cfg
 from lstm_sentiment.pipeline import run
 
-VALENCES = {"dull": -1.7, "great": 3.1, "loved": 2.9, "good": 1.9, "like": 2.0, "nice": 1.8}
+VALENCES = {"dull": -1.7, "great": 3.1, "loved": 2.9, "good": 1.9, "like": 2.0, "nice": 1.8,
+            "liked": 1.8, "love": 3.2, "loves": 2.7, "hate": -2.7}
 
 
 def test_sentences_split_on_ends_and_breaks_and_drop_short_ones() -> None:
@@ -28,7 +29,14 @@ def test_sentences_split_on_ends_and_breaks_and_drop_short_ones() -> None:
     ("The ending was very good!", {"The ending was not very good!",
                                    "The ending wasn't very good!",
                                    "The ending was never very good!"}, (1, 0)),
-    ("I loved every minute of it.", {"I never loved every minute of it."}, (1, 0)),
+    ("I loved every minute of it.", {"I did not love every minute of it.",
+                                     "I didn't love every minute of it.",
+                                     "I never loved every minute of it."}, (1, 0)),
+    ("We liked the film.", {"We did not like the film.", "We didn't like the film.",
+                            "We never liked the film."}, (1, 0)),
+    ("She loves the ending.", {"She does not love the ending.",
+                               "She doesn't love the ending."}, (1, 0)),
+    ("They hate sequels.", {"They do not hate sequels.", "They don't hate sequels."}, (0, 1)),
 ])
 def test_negation_rules(sentence: str, negated: set[str], labels: tuple[int, int]) -> None:
     seen = set()
@@ -43,7 +51,7 @@ def test_negation_rules(sentence: str, negated: set[str], labels: tuple[int, int
 @pytest.mark.parametrize("sentence", [
     "The plot was not dull.",  # already negated
     "The plot was dull but the cast was great.",  # two rated words
-    "It was like a dream.",  # a rated word too often no opinion
+    "It was like a dream.",  # a rated word too often no opinion (but "we liked it" is one)
     "Dull, dull, dull.",  # no rule fits
     "ok",  # too short
 ])

@@ -15,9 +15,10 @@ sentence or two. Two augmentations, both made from the training split only:
   rare and spread thin; the pairs teach it as a contrast.
 
 The negation rules: a copula (is, was, seems, ...) before the word, with at most one adverb or
-article between, gets "not" after it, or becomes its contraction ("wasn't"), or gets "never",
-chosen by a seeded draw; a pronoun followed by a verb in the past tense ("I loved it") gets
-"never" before the verb. Sentences that fit no rule give no pair.
+article between, gets "not" after it, or becomes its contraction ("wasn't"), or gets "never";
+a verb after a subject pronoun is negated with "do" ("I loved it": "I did not love it", "I
+didn't love it", "I never loved it"; "she likes it": "she doesn't like it"); each pair's form is
+chosen by a seeded draw. Sentences that fit no rule give no pair.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ COPULAS = {"is", "was", "are", "were", "be", "been", "being", "seems", "seemed",
 BETWEEN = {"very", "really", "so", "quite", "too", "truly", "rather", "extremely", "a", "an",
            "the", "such", "just", "simply", "totally", "completely", "utterly"}
 CONTRACTIONS = {"is": "isn't", "was": "wasn't", "are": "aren't", "were": "weren't"}
-SUBJECTS = {"i", "we", "they", "he", "she", "you"}
+SUBJECTS = {"i", "we", "they", "you"}
+THIRD_PERSON = {"he", "she"}
+OPINION_VERBS = {"like", "likes", "liked"}  # no opinion after a copula, one after a subject
 
 
 def sentences(text: str) -> list[str]:
@@ -68,27 +71,48 @@ def negated(sentence: str, valences: dict[str, float],
     low = [t.lower() for t in tokens]
     if any(t in NEGATION or t.endswith("n't") for t in low):
         return None
-    rated = [i for i, t in enumerate(low)
-             if t not in AMBIGUOUS and abs(valences.get(t, 0.0)) >= RATED]
+
+    def opinion(k: int) -> bool:
+        if low[k] in OPINION_VERBS:
+            return k >= 1 and low[k - 1] in SUBJECTS | THIRD_PERSON
+        return low[k] not in AMBIGUOUS
+
+    rated = [k for k, t in enumerate(low) if abs(valences.get(t, 0.0)) >= RATED and opinion(k)]
     if len(rated) != 1 or abs(valences[low[rated[0]]]) < STRONG:
         return None
     i = rated[0]
-    j = i - 1
-    if j >= 0 and low[j] in BETWEEN:
-        j -= 1
-    if j >= 0 and low[j] in COPULAS:
-        rule = int(rng.integers(3))
-        if rule == 1 and low[j] in CONTRACTIONS:
-            out = [*tokens[:j], CONTRACTIONS[low[j]], *tokens[j + 1:]]
-        else:
-            out = [*tokens[: j + 1], "never" if rule == 2 else "not", *tokens[j + 1:]]
-    elif i >= 1 and low[i - 1] in SUBJECTS and low[i].endswith("ed"):
-        out = [*tokens[:i], "never", *tokens[i:]]
-    else:
+    out = _negate_at(tokens, low, i, valences, int(rng.integers(3)))
+    if out is None:
         return None
     text = re.sub(r" ([.,!?;:)])", r"\1", " ".join(out))
     positive = valences[low[i]] > 0
     return int(positive), text, int(not positive)
+
+
+def _negate_at(tokens: list[str], low: list[str], i: int, valences: dict[str, float],
+               rule: int) -> list[str] | None:
+    """``tokens`` with the rated word at ``i`` negated by the ``rule``-th form that fits."""
+    j = i - 1
+    if j >= 0 and low[j] in BETWEEN:
+        j -= 1
+    if j >= 0 and low[j] in COPULAS:  # "was dull": "was not dull", "wasn't dull", "was never"
+        if rule == 1 and low[j] in CONTRACTIONS:
+            return [*tokens[:j], CONTRACTIONS[low[j]], *tokens[j + 1:]]
+        return [*tokens[: j + 1], "never" if rule == 2 else "not", *tokens[j + 1:]]
+    if i == 0 or low[i - 1] not in SUBJECTS | THIRD_PERSON:
+        return None
+    word, head, tail = low[i], tokens[:i], tokens[i + 1:]
+    if word.endswith("ed"):  # "I loved it": "I did not love it", "I didn't love it", "never"
+        base = next((b for b in (word[:-1], word[:-2]) if b in valences), None)
+        if base is None or rule == 2:
+            return [*head, "never", tokens[i], *tail]
+        return [*head, *(["did", "not"] if rule == 0 else ["didn't"]), base, *tail]
+    if low[i - 1] in THIRD_PERSON:  # "she loves it": "she does not love it", "doesn't"
+        base = word[:-1] if word.endswith("s") and word[:-1] in valences else None
+        if base is None:
+            return None
+        return [*head, *(["does", "not"] if rule == 0 else ["doesn't"]), base, *tail]
+    return [*head, *(["do", "not"] if rule == 0 else ["don't"]), tokens[i], *tail]
 
 
 def negation_pairs(texts: Iterable[str], labels: Iterable[int], valences: dict[str, float],
