@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import data, distributed, embeddings, memory
+from . import augment, data, distributed, embeddings, memory
 from .config import RunConfig
 from .distributed import Context
 from .errors import UserError
@@ -72,6 +72,7 @@ def run(config: RunConfig, out: Path, *, resume: bool = False, force: bool = Fal
     run, and every rank returns the same model and metrics.
     """
     out = Path(out)
+    augment.check(config.train.augment)  # settings a run would only meet late, checked first
     with distributed.session(device) as ctx:
         created = not out.exists()
         ctx.on_main(lambda: prepare_out(out, resume=resume, force=force))
@@ -141,7 +142,7 @@ def read_data(config: RunConfig, ctx: Context, log: Log, *, keep_texts: bool,
         f"{source['name']} (classes {', '.join(train.class_names)})")
 
     t0 = time.perf_counter()
-    augmenting = config.train.sentences or config.train.negation_pairs
+    augmenting = bool(config.train.augment)
     texts = list(train.texts) if keep_texts or augmenting else train.texts
     # ids in the smallest type the vocabulary fits (a lexicon may take it past max_tokens)
     encoder, train_ids = TextEncoder.build(texts, config.text, None)
@@ -179,17 +180,11 @@ def _lexicon_provenance() -> dict[str, object]:
 def _augmented(config: RunConfig, split: Split, texts: list[str], labels: Any,
                encoder: TextEncoder, log: Log) -> Split:
     """``split`` with the rows :mod:`lstm_sentiment.augment` makes from the training reviews."""
-    from . import augment, lexicon
+    from . import lexicon
 
-    rows: list[tuple[str, int]] = []
-    if config.train.sentences:
-        rows += augment.review_sentences(texts, labels.tolist())
-    n_sentences = len(rows)
-    if config.train.negation_pairs:
-        rows += augment.negation_pairs(texts, labels.tolist(), lexicon.word_valences(),
-                                       config.train.seed)
-    log(f"Augmented: {n_sentences:,} review sentences, {(len(rows) - n_sentences) // 2:,} "
-        "negation pairs")
+    rows, counts = augment.rows(config.train.augment, texts, labels.tolist(),
+                                lexicon.word_valences(), config.train.seed)
+    log("Augmented: " + ", ".join(f"{n:,} {kind} rows" for kind, n in counts.items()))
     ids = torch.from_numpy(encoder.encode([t for t, _ in rows], split.ids.numpy().dtype))
     return Split(torch.cat([split.ids, ids]),
                  torch.cat([split.labels, torch.tensor([y for _, y in rows])]))
