@@ -1,0 +1,312 @@
+"""The seed preset over many seeds in both padding modes, beside the tutorial's Keras code.
+
+For each seed: our seed preset (10 epochs on the tutorial's 18,750-review split) with the LSTM
+masking padding (our default) and reading it (Keras's semantics), and the tutorial's own Keras
+2.15 pipeline (bench/peer_keras.py, run with ``--seed``) as many times. Between seeds only the
+initial weights and the batch order change; the split keeps the tutorial's seed 100 in both.
+Our seed ``s`` and Keras's ``--seed s`` are independent draws, not the same start. Records the
+final and per-epoch validation figures and the official test accuracy of every run, and writes
+bench/results/seed_keras_seeds.json (after every run, so ``--resume`` can pick up where a stopped
+run left off). ``render(result)`` gives the markdown section.
+
+    python bench/seed_keras_seeds.py [--seeds 1 2 ... 8] [--tf-python PATH] [--no-keras]
+        [--only masked read keras] [--resume] [--quick]
+
+Keras needs a TensorFlow 2.15 venv: ``--tf-python``, else the one bench/peers.py finds or makes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from common import RESULTS, default_source, mean_sd, write
+
+NAME = "seed_keras_seeds"
+HERE = Path(__file__).resolve().parent
+GROUPS = ("masked", "read", "keras")
+LABELS = {"masked": "ours, masked padding (default)", "read": "ours, read padding",
+          "keras": "Keras 2.15, the tutorial's code"}
+LEARNING = 0.7  # a run has started learning once its validation accuracy reaches this
+
+
+# validation reviews grouped by how many padding steps follow their last word (of 228)
+PAD_BUCKETS = ((0, 0), (1, 49), (50, 149), (150, 228))
+
+
+def by_padding(model: Any, texts: list[str], labels: np.ndarray) -> list[dict[str, Any]]:
+    """Validation accuracy of ``model`` (a SentimentModel) per PAD_BUCKETS group."""
+    reading = model.read(texts)
+    pad = model.encoder.sequence_length - reading.tokens
+    right = reading.probabilities.argmax(axis=1) == labels
+    out = []
+    for low, high in PAD_BUCKETS:
+        rows = (pad >= low) & (pad <= high)
+        out.append({"padding": [low, high], "n": int(rows.sum()),
+                    "accuracy": float(right[rows].mean()) if rows.any() else None})
+    return out
+
+
+@dataclass
+class Bench:
+    """What every run needs, and the runs so far (written after each one)."""
+
+    args: argparse.Namespace
+    name: str
+    root: Path
+    tmp: Path
+    val_texts: list[str]
+    val_labels: np.ndarray
+    result: dict[str, Any]
+    runs: dict[str, dict[int, dict[str, Any]]]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def ours(self, mode: str, seed: int) -> dict[str, Any]:
+        from lstm_sentiment import config as cfg
+        from lstm_sentiment.pipeline import run
+
+        config = cfg.preset("seed")
+        config.data.source = self.args.source
+        config.train.epochs = self.args.epochs
+        config.train.seed = seed
+        config.train.threads = self.args.threads
+        config.model.mask_padding = mode == "masked"
+        model = run(config, self.tmp / f"{mode}-{seed}",
+                    log=lambda line, tag=f"[{mode} {seed}]": print(tag, line, flush=True))
+        metrics = model.info["metrics"]
+        return {"seed": seed,
+                "validation_accuracy": metrics["validation"]["accuracy"],
+                "test_accuracy": metrics["test"]["accuracy"],
+                "test_loss": metrics["test"]["loss"],
+                "history": {key: [h[key] for h in model.history]
+                            for key in ("loss", "acc", "val_loss", "val_acc")},
+                "validation_by_padding": by_padding(model, self.val_texts, self.val_labels)}
+
+    def keras(self, seed: int, tf_python: str) -> dict[str, Any]:
+        from lstm_sentiment.keras_import import import_keras
+
+        out, saved = self.tmp / f"keras-{seed}.json", self.tmp / f"keras-{seed}.keras"
+        cmd = [tf_python, str(HERE / "peer_keras.py"), "--imdb", str(self.root),
+               "--epochs", str(self.args.epochs), "--seed", str(seed), "--save", str(saved),
+               "--out", str(out)]
+        print("[keras]", shlex.join(cmd), flush=True)
+        env = dict(os.environ)
+        if self.args.threads:
+            env.update(TF_NUM_INTRAOP_THREADS=str(self.args.threads),
+                       TF_NUM_INTEROP_THREADS=str(self.args.threads))
+        subprocess.run(cmd, check=True, env=env)
+        r = json.loads(out.read_text())
+        # the same reading of the validation split as ours: the Keras model imported
+        return {"seed": seed, "validation_accuracy": r["validation_accuracy"],
+                "test_accuracy": r["test_accuracy"],
+                "history": {key: r["history"][key]
+                            for key in ("loss", "acc", "val_loss", "val_acc")},
+                "validation_by_padding": by_padding(import_keras(saved), self.val_texts,
+                                                    self.val_labels),
+                "versions": r["versions"], "threads": r["threads"]}
+
+    def add(self, group: str, seed: int, run: dict[str, Any]) -> None:
+        with self.lock:
+            self.runs[group][seed] = run
+            for g in GROUPS:
+                if self.runs[g]:
+                    self.result[g] = summarise([self.runs[g][s] for s in sorted(self.runs[g])])
+            if self.runs["keras"]:
+                self.result["keras_versions"] = next(iter(self.runs["keras"].values()))["versions"]
+            write(self.name, self.result)
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"runs": runs,
+            "validation_accuracy": mean_sd([r["validation_accuracy"] for r in runs]),
+            "test_accuracy": mean_sd([r["test_accuracy"] for r in runs])}
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=HERE.parent, capture_output=True, text=True,
+                          check=False).stdout.strip()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--source", default=default_source())
+    ap.add_argument("--seeds", type=int, nargs="+", default=list(range(1, 9)))
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--only", nargs="+", choices=GROUPS, default=list(GROUPS))
+    ap.add_argument("--no-keras", action="store_true", help="our runs only")
+    ap.add_argument("--tf-python", help="python of a venv with tensorflow-cpu 2.15")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="threads per run, ours and Keras's (0: all cores); one thread each "
+                    "wastes least on a busy machine")
+    ap.add_argument("--alongside", action="store_true",
+                    help="run the Keras seeds in a second process beside ours, not after them")
+    ap.add_argument("--quick", action="store_true",
+                    help="seed 1, one epoch, into seed_keras_seeds_quick.json (a smoke test)")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the runs already in the results file (same epochs) and add the rest")
+    args = ap.parse_args()
+    groups = [g for g in args.only if not (g == "keras" and args.no_keras)]
+    name = NAME + ("_quick" if args.quick else "")
+    if args.quick:
+        args.seeds, args.epochs = args.seeds[:1], 1
+
+    from lstm_sentiment import data
+
+    root = data.fetch(args.source)
+    tf_python = None
+    if "keras" in groups:
+        from peers import find_tf_python
+
+        tf_python, why = find_tf_python(args.tf_python, install=True)
+        if tf_python is None:
+            raise SystemExit(f"no TensorFlow 2.15 venv ({why}); pass --tf-python or --no-keras")
+
+    previous: dict[str, Any] = {}
+    path = RESULTS / f"{name}.json"
+    if args.resume and path.exists():
+        old = json.loads(path.read_text())
+        if old.get("epochs") == args.epochs:
+            previous = old
+    from lstm_sentiment import config as cfg
+
+    config = cfg.preset("seed")
+    val_paths, val_labels, _ = data.split_paths(root, "validation",
+                                                config.data.validation_split,
+                                                config.data.split_seed)
+    result: dict[str, Any] = {
+        "epochs": args.epochs, "seeds": args.seeds, "threads_per_run": args.threads,
+        "keras_alongside": args.alongside,
+        # a resumed result keeps the commands (and commits) of the runs it took over
+        "commands": [*previous.get("commands", []),
+                     {"command": shlex.join([Path(sys.executable).name, *sys.argv]),
+                      "commit": git("rev-parse", "HEAD")}],
+        "commit": git("rev-parse", "HEAD"),
+        "src_dirty": bool(git("status", "--porcelain", "--", "src")),
+        "python": platform.python_version(),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        bench = Bench(args, name, root, Path(tmp), list(data.TextFiles(root, val_paths)),
+                      np.asarray(val_labels),
+                      result, {g: {r["seed"]: r for r in previous.get(g, {}).get("runs", [])}
+                               for g in GROUPS})
+
+        def keras_seeds() -> None:
+            assert tf_python is not None
+            for seed in args.seeds:
+                if seed not in bench.runs["keras"]:
+                    bench.add("keras", seed, bench.keras(seed, tf_python))
+
+        side = None
+        if "keras" in groups and args.alongside:
+            side = threading.Thread(target=keras_seeds)
+            side.start()
+        for seed in args.seeds:
+            for group in (g for g in groups if g != "keras"):
+                if seed not in bench.runs[group]:
+                    bench.add(group, seed, bench.ours(group, seed))
+        if side is not None:
+            side.join()
+        elif "keras" in groups:
+            keras_seeds()
+    print(render(json.loads(path.read_text())))
+
+
+def _fmt(stats: dict[str, Any]) -> str:
+    return f"{stats['mean']:.4f} ± {stats['sd']:.4f}"
+
+
+def _started(history: dict[str, list[float]]) -> int | None:
+    """The first epoch (1-based) whose validation accuracy reaches LEARNING, if any."""
+    return next((i + 1 for i, v in enumerate(history["val_acc"]) if v >= LEARNING), None)
+
+
+def render(result: dict[str, Any]) -> str:
+    """The markdown section: each group's mean ± sd and per-seed figures, and the validation
+    accuracy of every run after every epoch."""
+    groups = [g for g in GROUPS if g in result]
+    machine = result.get("machine", {})
+    counts = sorted({len(result[g]["runs"]) for g in groups})
+    lines = [
+        f"Seed preset, full data, {result['epochs']} epochs, "
+        f"{' or '.join(str(c) for c in counts)} runs per row "
+        f"({machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, "
+        f"{machine.get('date', '?')}). Between runs only the initial weights and the batch order "
+        "change; the split is the tutorial's (seed 100) in every run, ours and Keras's. Our seed "
+        "s and Keras's seed s are independent draws.",
+        "",
+        "| runs | final validation accuracy | official test accuracy | median test | worst test "
+        "| runs learning by epoch 2 / 3 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for g in groups:
+        runs = result[g]["runs"]
+        tests = [r["test_accuracy"] for r in runs]
+        started = [_started(r["history"]) for r in runs]
+        by2 = sum(1 for s in started if s is not None and s <= 2)
+        by3 = sum(1 for s in started if s is not None and s <= 3)
+        lines.append(f"| {LABELS[g]} | {_fmt(result[g]['validation_accuracy'])} | "
+                     f"{_fmt(result[g]['test_accuracy'])} | {statistics.median(tests):.4f} | "
+                     f"{min(tests):.4f} | {by2} / {by3} of {len(runs)} |")
+    lines += ["", f"\"Learning\": validation accuracy at or above {LEARNING} after that epoch.",
+              "", "Per seed (final validation / test):", "",
+              "| seed | " + " | ".join(LABELS[g] for g in groups) + " |",
+              "|---|" + "---|" * len(groups)]
+    by_seed = {g: {r["seed"]: r for r in result[g]["runs"]} for g in groups}
+    for seed in sorted({s for g in groups for s in by_seed[g]}):
+        cells = [f"{by_seed[g][seed]['validation_accuracy']:.4f} / "
+                 f"{by_seed[g][seed]['test_accuracy']:.4f}" if seed in by_seed[g] else "-"
+                 for g in groups]
+        lines.append(f"| {seed} | " + " | ".join(cells) + " |")
+    epochs = result["epochs"]
+    lines += ["", "Validation accuracy after each epoch:", "",
+              "| run | " + " | ".join(str(e) for e in range(1, epochs + 1)) + " |",
+              "|---|" + "---|" * epochs]
+    for g in groups:
+        for r in result[g]["runs"]:
+            curve = " | ".join(f"{v:.3f}" for v in r["history"]["val_acc"])
+            lines.append(f"| {g} {r['seed']} | {curve} |")
+    if all("validation_by_padding" in r for g in groups for r in result[g]["runs"]):
+        lines += _padding_table(result, groups)
+    versions = result.get("keras_versions")
+    if versions:
+        lines += ["", f"Keras {versions.get('keras')} on TensorFlow {versions.get('tensorflow')}; "
+                  f"commit {result.get('commit', '?')[:12]}"
+                  + (" (src/ modified)" if result.get("src_dirty") else "")
+                  + "; " + "; then ".join(f"`{c['command']}`"
+                                          for c in result.get("commands", [])) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def _padding_table(result: dict[str, Any], groups: list[str]) -> list[str]:
+    first = result[groups[0]]["runs"][0]["validation_by_padding"]
+    heads = [f"{b['padding'][0]}" if b["padding"][0] == b["padding"][1]
+             else f"{b['padding'][0]}-{b['padding'][1]}" for b in first]
+    lines = ["", "Final validation accuracy by the padding steps after a review's last word "
+             "(reviews per group: " + ", ".join(f"{h}: {b['n']:,}" for h, b in
+                                                zip(heads, first, strict=True)) + "):", "",
+             "| run | " + " | ".join(heads) + " |", "|---|" + "---|" * len(heads)]
+    for g in groups:
+        runs = result[g]["runs"]
+        for r in runs:
+            cells = [f"{b['accuracy']:.3f}" for b in r["validation_by_padding"]]
+            lines.append(f"| {g} {r['seed']} | " + " | ".join(cells) + " |")
+        means = [statistics.fmean(r["validation_by_padding"][i]["accuracy"] for r in runs)
+                 for i in range(len(heads))]
+        lines.append(f"| **{g}, mean** | " + " | ".join(f"{m:.3f}" for m in means) + " |")
+    return lines
+
+
+if __name__ == "__main__":
+    main()
