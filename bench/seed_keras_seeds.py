@@ -18,9 +18,12 @@ Keras needs a TensorFlow 2.15 venv: ``--tf-python``, else the one bench/peers.py
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import math
 import os
 import platform
+import random
 import shlex
 import statistics
 import subprocess
@@ -40,6 +43,7 @@ GROUPS = ("masked", "read", "keras")
 LABELS = {"masked": "ours, masked padding (default)", "read": "ours, read padding",
           "keras": "Keras 2.15, the tutorial's code"}
 LEARNING = 0.7  # a run has started learning once its validation accuracy reaches this
+DROP = 0.03  # an epoch whose validation accuracy falls this much below the one before
 
 
 # validation reviews grouped by how many padding steps follow their last word (of 228)
@@ -232,6 +236,49 @@ def _started(history: dict[str, list[float]]) -> int | None:
     return next((i + 1 for i, v in enumerate(history["val_acc"]) if v >= LEARNING), None)
 
 
+def _second_half(values: list[float]) -> list[float]:
+    return values[len(values) // 2 :]
+
+
+def _drops(curve: list[float]) -> int:
+    return sum(1 for a, b in itertools.pairwise(curve) if a - b >= DROP)
+
+
+def permutation_p(a: list[float], b: list[float]) -> float:
+    """Two-sided p-value of the difference of means of ``a`` and ``b`` under relabelling (every
+    split of the pooled values when there are at most 20,000, else 20,000 seeded ones)."""
+    pooled, n = a + b, len(a)
+    observed = abs(statistics.fmean(a) - statistics.fmean(b))
+    if math.comb(len(pooled), n) <= 20_000:
+        splits: Any = itertools.combinations(range(len(pooled)), n)
+    else:
+        rng = random.Random(0)
+        splits = (rng.sample(range(len(pooled)), n) for _ in range(20_000))
+    hits = total = 0
+    for chosen in splits:
+        picked = set(chosen)
+        first = [pooled[i] for i in picked]
+        rest = [pooled[i] for i in range(len(pooled)) if i not in picked]
+        hits += abs(statistics.fmean(first) - statistics.fmean(rest)) >= observed - 1e-12
+        total += 1
+    return hits / total
+
+
+def _differences(result: dict[str, Any], groups: list[str]) -> list[str]:
+    """Each of our groups against Keras: the gap in mean test accuracy and its p-value."""
+    if "keras" not in groups:
+        return []
+    keras_tests = [r["test_accuracy"] for r in result["keras"]["runs"]]
+    lines = []
+    for g in (g for g in groups if g != "keras"):
+        tests = [r["test_accuracy"] for r in result[g]["runs"]]
+        if len(tests) > 1 and len(keras_tests) > 1:
+            gap = statistics.fmean(tests) - statistics.fmean(keras_tests)
+            lines.append(f"{LABELS[g].capitalize()} against Keras: mean test accuracy "
+                         f"{gap:+.4f}, permutation p = {permutation_p(tests, keras_tests):.2f}.")
+    return ["", " ".join(lines)] if lines else []
+
+
 def render(result: dict[str, Any]) -> str:
     """The markdown section: each group's mean ± sd and per-seed figures, and the validation
     accuracy of every run after every epoch."""
@@ -247,8 +294,8 @@ def render(result: dict[str, Any]) -> str:
         "s and Keras's seed s are independent draws.",
         "",
         "| runs | final validation accuracy | official test accuracy | median test | worst test "
-        "| runs learning by epoch 2 / 3 |",
-        "|---|---|---|---|---|---|",
+        "| runs learning by epoch 2 / 3 | validation, second half: mean / lowest | drops |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for g in groups:
         runs = result[g]["runs"]
@@ -256,10 +303,17 @@ def render(result: dict[str, Any]) -> str:
         started = [_started(r["history"]) for r in runs]
         by2 = sum(1 for s in started if s is not None and s <= 2)
         by3 = sum(1 for s in started if s is not None and s <= 3)
+        late = [v for r in runs for v in _second_half(r["history"]["val_acc"])]
+        drops = sum(_drops(r["history"]["val_acc"]) for r in runs)
         lines.append(f"| {LABELS[g]} | {_fmt(result[g]['validation_accuracy'])} | "
                      f"{_fmt(result[g]['test_accuracy'])} | {statistics.median(tests):.4f} | "
-                     f"{min(tests):.4f} | {by2} / {by3} of {len(runs)} |")
-    lines += ["", f"\"Learning\": validation accuracy at or above {LEARNING} after that epoch.",
+                     f"{min(tests):.4f} | {by2} / {by3} of {len(runs)} | "
+                     f"{statistics.fmean(late):.4f} / {min(late):.4f} | {drops} |")
+    lines += ["", f"\"Learning\": validation accuracy at or above {LEARNING} after that epoch. "
+              f"Second half: every run's validation accuracy after each of the last "
+              f"{len(_second_half(list(range(result['epochs']))))} epochs. Drops: epochs "
+              f"whose validation accuracy fell {DROP} or more below the epoch before (all runs).",
+              *_differences(result, groups),
               "", "Per seed (final validation / test):", "",
               "| seed | " + " | ".join(LABELS[g] for g in groups) + " |",
               "|---|" + "---|" * len(groups)]
