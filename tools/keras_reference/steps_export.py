@@ -11,6 +11,9 @@ Runs in the project's venv (not the TensorFlow one): builds the seed preset with
         --source ../shared/data/aclImdb_v1.tar.gz /tmp/steps_in.npz
 
 Then ``steps.py`` (TensorFlow venv) trains Keras on exactly these and writes the fixture.
+
+``--seed S --epochs N`` also writes every epoch's row order and the validation split, for
+``replay.py``: Keras trained for N epochs from our seed-S start on our seed-S batches.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ def plan_digest(ids: np.ndarray, labels: np.ndarray) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--source", required=True, help="IMDB archive or aclImdb folder")
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--epochs", type=int, default=1,
+                    help="more than 1: also every epoch's order and the validation split")
     ap.add_argument("out", type=Path)
     args = ap.parse_args()
 
@@ -55,10 +61,20 @@ def main() -> None:
                                      id_dtype(config.text.max_tokens))
     config.model.vocab_size = encoder.vocab_size
     split = Split(torch.from_numpy(ids), torch.tensor(labels, dtype=torch.int64))
-    plan = batches(split, config.train.batch_size, _epoch_seed(SEED, 0), bucket=False)
-    order = torch.cat(plan).numpy()
+    orders = [torch.cat(batches(split, config.train.batch_size, _epoch_seed(args.seed, e),
+                                bucket=False)).numpy() for e in range(args.epochs)]
+    order = orders[0]
+    extra: dict[str, np.ndarray] = {}
+    if args.epochs > 1:
+        val_paths, val_labels, _ = data.split_paths(root, "validation", d.validation_split,
+                                                    d.split_seed)
+        extra = {"orders": np.stack(orders).astype(np.int32), "train_ids": ids,
+                 "train_labels": np.asarray(labels, dtype=np.int32),
+                 "val_ids": encoder.encode(data.TextFiles(root, val_paths, "read validation"),
+                                           ids.dtype),
+                 "val_labels": np.asarray(val_labels, dtype=np.int32)}
 
-    model = build(config.model, SEED)
+    model = build(config.model, args.seed)
     state = model.state_dict()
     kernel, recurrent, bias = to_keras({k[len("lstm."):]: v for k, v in state.items()
                                         if k.startswith("lstm.")})
@@ -71,8 +87,9 @@ def main() -> None:
              dense_bias=state["head.bias"].numpy(),
              ids=plan_ids, labels=plan_labels,
              batch_size=np.int64(config.train.batch_size),
-             plan_sha256=np.str_(plan_digest(plan_ids, plan_labels)))
-    print(f"wrote {args.out}: {len(plan)} batches, plan sha256 "
+             plan_sha256=np.str_(plan_digest(plan_ids, plan_labels)), **extra)
+    print(f"wrote {args.out}: {-(-len(order) // config.train.batch_size)} batches an epoch, "
+          f"{args.epochs} epoch(s), epoch-0 plan sha256 "
           f"{plan_digest(plan_ids, plan_labels)}")
 
 
