@@ -21,11 +21,11 @@ import torch
 from lstm_sentiment import config as cfg
 from lstm_sentiment import data
 from lstm_sentiment.config import RunConfig
-from lstm_sentiment.head import head_for
 from lstm_sentiment.lstm import to_keras
 from lstm_sentiment.model import build
+from lstm_sentiment.split import Split
 from lstm_sentiment.text import TextEncoder, id_dtype
-from lstm_sentiment.trainer import Split, _epoch_seed, batches, fit, make_optimizer
+from lstm_sentiment.trainer import batches, epoch_seed, fit
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures/keras_truth/steps.json").read_text())
 SEED = 1
@@ -37,12 +37,10 @@ def seed_run(full_imdb: Path) -> tuple[RunConfig, Split]:
     """The seed preset with read padding, and its encoded training split."""
     config = cfg.preset("seed")
     config.model.mask_padding = False
-    d = config.data
-    paths, labels, _ = data.split_paths(full_imdb, "train", d.validation_split, d.split_seed)
-    encoder, ids = TextEncoder.build(data.TextFiles(full_imdb, paths), config.text,
-                                     id_dtype(config.text.max_tokens))
-    config.model.vocab_size = encoder.vocab_size
-    return config, Split(torch.from_numpy(ids), torch.tensor(labels, dtype=torch.int64))
+    train = data.load(full_imdb, "train", config.data.validation_split, config.data.split_seed)
+    encoder, ids = TextEncoder.build(train.texts, config.text, id_dtype(config.text.max_tokens))
+    config = config.derived(vocab_size=encoder.vocab_size, num_classes=len(train.class_names))
+    return config, Split(torch.from_numpy(ids), torch.from_numpy(train.labels).long())
 
 
 def keras_layout(model: torch.nn.Module) -> dict[str, np.ndarray]:
@@ -87,7 +85,7 @@ def assert_equal_to_keras(model: torch.nn.Module, steps: int) -> None:
 
 def epoch_plan(config: RunConfig, split: Split) -> list[torch.Tensor]:
     """Training epoch 0's batches as ``fit`` plans them (read padding: no length bucketing)."""
-    plan = batches(split, config.train.batch_size, _epoch_seed(SEED, 0),
+    plan = batches(split, config.train.batch_size, epoch_seed(SEED, 0),
                    bucket=False)
     order = torch.cat(plan)
     digest = hashlib.sha256()
@@ -102,12 +100,11 @@ def test_steps_equal_keras(seed_run: tuple[RunConfig, Split]) -> None:
     config, split = seed_run
     model = build(config.model, SEED)
     assert_equal_to_keras(model, 0)  # the start Keras was handed
-    optimizer = make_optimizer(model, config.train)
-    head = head_for(config.model.num_classes)
+    optimizer = model.configure_optimizer(config.train)
     losses: list[float] = []
     model.train()
     for step, idx in enumerate(epoch_plan(config, split)):
-        loss = head.loss(model(split.ids[idx].long()), split.labels[idx])
+        loss = model.classifier.loss(model(split.ids[idx].long()), split.labels[idx])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -28,7 +28,8 @@ import torch
 from lstm_sentiment import config as cfg
 from lstm_sentiment.lstm import from_keras, to_keras
 from lstm_sentiment.model import build
-from lstm_sentiment.trainer import Split, fit
+from lstm_sentiment.split import Split
+from lstm_sentiment.trainer import fit
 
 NAMES = ("embeddings", "kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bias")
 PAD_BUCKETS = ((0, 0), (1, 49), (50, 149), (150, 228))  # as bench/seed_keras_seeds.py
@@ -64,7 +65,7 @@ def main() -> None:
     src = np.load(args.inp)
     config = cfg.preset("seed")
     config.model.mask_padding = False
-    config.model.vocab_size = src["embeddings"].shape[0]
+    config = config.derived(vocab_size=src["embeddings"].shape[0], num_classes=2)
     train = Split(torch.from_numpy(src["train_ids"]), torch.from_numpy(src["train_labels"]).long())
     val = Split(torch.from_numpy(src["val_ids"]), torch.from_numpy(src["val_labels"]).long())
     keras = np.load(args.keras + ".npz") if args.keras else None

@@ -29,8 +29,9 @@ from lstm_sentiment import config as cfg
 from lstm_sentiment import data
 from lstm_sentiment.lstm import to_keras
 from lstm_sentiment.model import build
+from lstm_sentiment.split import Split
 from lstm_sentiment.text import TextEncoder, id_dtype
-from lstm_sentiment.trainer import Split, _epoch_seed, batches
+from lstm_sentiment.trainer import batches, epoch_seed
 
 SEED = 1
 
@@ -56,23 +57,21 @@ def main() -> None:
     config.model.mask_padding = False
     root = data.fetch(args.source)
     d = config.data
-    paths, labels, _ = data.split_paths(root, "train", d.validation_split, d.split_seed)
-    encoder, ids = TextEncoder.build(data.TextFiles(root, paths, "read train"), config.text,
-                                     id_dtype(config.text.max_tokens))
-    config.model.vocab_size = encoder.vocab_size
-    split = Split(torch.from_numpy(ids), torch.tensor(labels, dtype=torch.int64))
-    orders = [torch.cat(batches(split, config.train.batch_size, _epoch_seed(args.seed, e),
+    train = data.load(root, "train", d.validation_split, d.split_seed)
+    labels = train.labels
+    encoder, ids = TextEncoder.build(train.texts, config.text, id_dtype(config.text.max_tokens))
+    config = config.derived(vocab_size=encoder.vocab_size, num_classes=len(train.class_names))
+    split = Split(torch.from_numpy(ids), torch.from_numpy(labels).long())
+    orders = [torch.cat(batches(split, config.train.batch_size, epoch_seed(args.seed, e),
                                 bucket=False)).numpy() for e in range(args.epochs)]
     order = orders[0]
     extra: dict[str, np.ndarray] = {}
     if args.epochs > 1:
-        val_paths, val_labels, _ = data.split_paths(root, "validation", d.validation_split,
-                                                    d.split_seed)
+        val = data.load(root, "validation", d.validation_split, d.split_seed)
         extra = {"orders": np.stack(orders).astype(np.int32), "train_ids": ids,
-                 "train_labels": np.asarray(labels, dtype=np.int32),
-                 "val_ids": encoder.encode(data.TextFiles(root, val_paths, "read validation"),
-                                           ids.dtype),
-                 "val_labels": np.asarray(val_labels, dtype=np.int32)}
+                 "train_labels": labels.astype(np.int32),
+                 "val_ids": encoder.encode(val.texts, ids.dtype),
+                 "val_labels": val.labels.astype(np.int32)}
 
     model = build(config.model, args.seed)
     state = model.state_dict()
