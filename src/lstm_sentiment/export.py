@@ -92,9 +92,9 @@ def onnx_graph(network: Network, labels: list[str], sequence_length: int, *,
         raise UserError("ONNX export needs the onnx package: "
                         "pip install 'lstm-sentiment[export]'") from None
     forward = (ExportLogits if logits else ExportProbabilities)(network)
-    for module in forward.modules():
-        if hasattr(module, "hashed"):
-            module.hashed = hashed
+    tables = [module for module in forward.modules() if hasattr(module, "hashed")]
+    for module in tables:
+        module.hashed = hashed
     output = LOGITS if logits else OUTPUT
     example = torch.ones(2, sequence_length, dtype=torch.long)
     buffer = io.BytesIO()
@@ -105,7 +105,7 @@ def onnx_graph(network: Network, labels: list[str], sequence_length: int, *,
                           input_names=[INPUT], output_names=[output],
                           dynamic_axes={INPUT: {0: "batch", 1: "sequence"},
                                         output: {0: "batch"}},
-                          custom_opsets={"ai.onnx.ml": 2} if hashed else None)
+                          custom_opsets={"ai.onnx.ml": 2} if hashed and tables else None)
     graph = onnx.load_from_string(buffer.getvalue())
     described = ("logits per row (p = sigmoid for two classes, else softmax over the row)"
                  if logits else network.classifier.describe_output(labels))
