@@ -110,7 +110,7 @@ def test_small_batches_run_on_one_thread_with_the_same_results(tiny_model: Path,
                                                                ) -> None:
     from lstm_sentiment import predict
 
-    model = SentimentModel.load(tiny_model)
+    model = SentimentModel.load(tiny_model, runtime="torch")  # PyTorch: its forward is watched
     texts = TEXTS * 5  # more rows than SMALL_BATCH: the threaded path
     assert len(texts) > predict.SMALL_BATCH
     seen: list[int] = []
@@ -138,7 +138,7 @@ def test_batches_run_side_by_side_in_lanes_with_the_same_numbers(
     from lstm_sentiment import predict
 
     monkeypatch.setattr(predict, "MIN_LANE_BATCH", 2)
-    model = SentimentModel.load(tiny_model)
+    model = SentimentModel.load(tiny_model, runtime="torch")  # PyTorch: its forward is watched
     ids = model.encode(TEXTS * 10)
     seen: list[tuple[str, int, int]] = []
     forward = model.network.forward

@@ -134,7 +134,8 @@ def test_many_texts_in_lanes_and_in_one_call_agree(kind: str, tiny_model: Path) 
         alone = fast.logits(ids, batch_size=512)
     for got in (lanes, one_session, alone):
         torch.testing.assert_close(got, expected, atol=2e-5, rtol=0)
-    assert fast._onnx is not None and sorted(fast._onnx._sessions) == [1, 2]  # PyTorch's count
+    session = fast._runner.onnx
+    assert session is not None and sorted(session._sessions) == [1, 2]  # PyTorch's count
     np.testing.assert_allclose(fast.predict_proba(texts), model.predict_proba(texts),
                                atol=1e-5, rtol=0)
     assert fast.logits(ids[:0]).shape == expected[:0].shape  # no rows at all
@@ -163,16 +164,16 @@ def test_the_graph_is_cached_outside_the_model_folder(tiny_model: Path, tmp_path
     cache = Path(os.environ["LSTM_SENTIMENT_CACHE"])
     folder_before = sorted(p.name for p in tiny_model.iterdir())
     first = SentimentModel.load(tiny_model, runtime="onnxruntime")
-    assert first._onnx is not None and not first._onnx.from_cache
+    assert first._runner.onnx is not None and not first._runner.onnx.from_cache
     (graph,) = _cached(cache)
-    assert graph.stem == first._onnx.key
+    assert graph.stem == first._runner.onnx.key
     second = SentimentModel.load(tiny_model, runtime="onnxruntime")
-    assert second._onnx is not None and second._onnx.from_cache
+    assert second._runner.onnx is not None and second._runner.onnx.from_cache
     assert sorted(p.name for p in tiny_model.iterdir()) == folder_before
     # a copy of the folder elsewhere has the same weights and settings: the same graph
     copy = SentimentModel.load(tiny_model, runtime="torch")
     copy.save(tmp_path / "copy")
-    assert SentimentModel.load(tmp_path / "copy", runtime="onnxruntime")._onnx.from_cache
+    assert SentimentModel.load(tmp_path / "copy", runtime="onnxruntime")._runner.onnx.from_cache
     assert _cached(cache) == [graph]
 
 
@@ -197,12 +198,12 @@ def test_a_damaged_or_wrong_cached_graph_is_made_again(damage: str, tiny_model: 
         graph.write_bytes(b"not an onnx graph")
     else:  # a valid graph of other weights under this key
         other = _model("accurate", tiny_model).with_runtime("onnxruntime")
-        graph.write_bytes((cache / "onnx" / f"{other._onnx.key}.onnx").read_bytes())
+        graph.write_bytes((cache / "onnx" / f"{other._runner.onnx.key}.onnx").read_bytes())
     again = SentimentModel.load(tiny_model, runtime="onnxruntime")
-    assert again._onnx is not None and not again._onnx.from_cache
+    assert again._runner.onnx is not None and not again._runner.onnx.from_cache
     np.testing.assert_allclose(again.predict_proba(TEXTS), model.predict_proba(TEXTS),
                                atol=1e-6, rtol=0)
-    assert SentimentModel.load(tiny_model, runtime="onnxruntime")._onnx.from_cache
+    assert SentimentModel.load(tiny_model, runtime="onnxruntime")._runner.onnx.from_cache
 
 
 def test_an_unwritable_cache_costs_only_the_export(tiny_model: Path, tmp_path: Path,
@@ -211,15 +212,101 @@ def test_an_unwritable_cache_costs_only_the_export(tiny_model: Path, tmp_path: P
     blocker.write_text("the cache cannot be a folder here")
     monkeypatch.setenv("LSTM_SENTIMENT_CACHE", str(blocker))
     model = SentimentModel.load(tiny_model, runtime="onnxruntime")
-    assert model._onnx is not None and model._onnx.path is None
+    assert model._runner.onnx is not None and model._runner.onnx.path is None
     torch_model = SentimentModel.load(tiny_model, runtime="torch")
     np.testing.assert_allclose(model.predict_proba(TEXTS), torch_model.predict_proba(TEXTS),
                                atol=1e-5, rtol=0)
 
 
-def test_auto_picks_onnxruntime_when_installed_else_torch(
+def test_auto_runs_small_batches_on_onnxruntime_and_larger_ones_on_torch(
+        tiny_model: Path) -> None:
+    model = SentimentModel.load(tiny_model)
+    assert model.runtime == "auto" and model._runner.onnx is not None
+    ran: list[tuple[str, int]] = []
+    session, network = model._runner.onnx, model.network
+    model._runner.onnx = lambda ids: ran.append(("onnxruntime", len(ids))) or session(ids)
+    model.network = lambda ids: ran.append(("torch", len(ids))) or network(ids)
+    texts = [f"a great film {i}" for i in range(runtime.AUTO_MAX_ROWS + 1)]
+    one_by_one = [model.read([t]).probabilities[0] for t in texts]
+    small = model.read(texts[:-1]).probabilities
+    assert ran == [("onnxruntime", 1)] * len(texts) + [("onnxruntime", len(texts) - 1)]
+    ran.clear()
+    larger = model.read(texts).probabilities
+    assert ran == [("torch", len(texts))]
+    np.testing.assert_allclose(larger, one_by_one, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(small, larger[:-1], atol=1e-5, rtol=0)
+
+
+def _refused(*args: object, **kwargs: object) -> None:
+    raise RuntimeError("Exporting the operator 'aten::valence' to ONNX opset version 17 is "
+                       "not supported.\nPlease feel free to request support or submit a pull "
+                       "request on PyTorch GitHub: https://github.com/pytorch/pytorch/issues.")
+
+
+@pytest.mark.parametrize("failure", ["export", "probe"])
+def test_where_the_graph_cannot_stand_in_auto_runs_torch_and_onnxruntime_refuses(
+        failure: str, tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lstm_sentiment import export
+
+    if failure == "export":  # the exporter refuses a layer
+        monkeypatch.setattr(export, "onnx_graph", _refused)
+    else:  # the graph runs but its logits are not the network's
+        real = runtime.OnnxNetwork.__call__
+        monkeypatch.setattr(runtime.OnnxNetwork, "__call__",
+                            lambda self, ids, threads=None: real(self, ids, threads=threads) + 1)
+    model = SentimentModel.load(tiny_model)
+    assert model.runtime == "torch" and model._runner.onnx is None
+    assert model.runtime_note is not None and model.runtime_note.startswith("auto runs torch")
+    assert "\n" not in model.runtime_note
+    expected = SentimentModel.load(tiny_model, runtime="torch")
+    assert expected.runtime_note is None
+    np.testing.assert_array_equal(model.read(TEXTS).probabilities,
+                                  expected.read(TEXTS).probabilities)
+    with pytest.raises(UserError, match="onnxruntime runtime cannot run this model") as refused:
+        SentimentModel.load(tiny_model, runtime="onnxruntime")
+    assert "\n" not in str(refused.value)
+    assert ("aten::valence" if failure == "export" else "differ") in str(refused.value)
+
+
+def test_the_commands_run_on_torch_where_auto_cannot_use_onnxruntime(
+        tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from lstm_sentiment import export
+    from lstm_sentiment.cli import main
+
+    monkeypatch.setattr(export, "onnx_graph", _refused)
+    assert main(["predict", str(tiny_model), "a great film", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["label"] is not None
+    src = tmp_path / "in.txt"
+    src.write_text("a great film\nan awful film\n")
+    assert main(["score", str(tiny_model), "--input", str(src), "--output",
+                 str(tmp_path / "out.jsonl")]) == 0
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 2
+    capsys.readouterr()
+    assert main(["predict", str(tiny_model), "x", "--runtime", "onnxruntime"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "onnxruntime runtime cannot run this model" in err
+
+
+def test_auto_moves_to_torch_for_good_when_a_session_fails(tiny_model: Path) -> None:
+    model = SentimentModel.load(tiny_model)
+    expected = SentimentModel.load(tiny_model, runtime="torch").read(TEXTS[:3]).probabilities
+    assert model.runtime == "auto"
+
+    def broken(ids: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : bad allocation")
+
+    model._runner.onnx = broken  # type: ignore[assignment]
+    np.testing.assert_array_equal(model.read(TEXTS[:3]).probabilities, expected)
+    assert model.runtime == "torch" and "bad allocation" in (model.runtime_note or "")
+    strict = SentimentModel.load(tiny_model, runtime="onnxruntime")
+    strict._runner.onnx = broken  # type: ignore[assignment]
+    with pytest.raises(RuntimeError, match="bad allocation"):  # asked for: no quiet change
+        strict.read(TEXTS[:3])
+
+
+def test_auto_is_torch_without_onnxruntime(
         tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert SentimentModel.load(tiny_model).runtime == "onnxruntime"
     assert SentimentModel.load(tiny_model, lstm="reference").runtime == "torch"
     monkeypatch.setattr(runtime, "onnxruntime_available", lambda: False)
     assert SentimentModel.load(tiny_model).runtime == "torch"

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -29,7 +28,7 @@ from .head import head_for
 from .layers import row_lengths
 from .lstm import ReferenceLSTM
 from .model import Network, network_for
-from .runtime import AUTO, DEFAULT, ONNXRUNTIME, TORCH, OnnxNetwork, choose
+from .runtime import AUTO, DEFAULT, TORCH, Runner, WithRuntime
 from .text import TextEncoder, id_dtype
 
 LABEL_NAMES = {"neg": "negative", "pos": "positive"}
@@ -190,7 +189,7 @@ class GateTrace:
                 "hidden_norm": np.round(self.hidden_norm, 5).tolist()}
 
 
-class SentimentModel:
+class SentimentModel(WithRuntime):
     """A network plus everything needed to turn raw text into its input."""
 
     def __init__(self, network: Network, encoder: TextEncoder, config: RunConfig,
@@ -203,8 +202,7 @@ class SentimentModel:
         self.history = history or []
         self.info = info or {}
         self.head = head_for(len(labels))
-        self.runtime = TORCH  # what runs the network; see with_runtime
-        self._onnx: OnnxNetwork | None = None
+        self._runner = Runner()  # what runs the network: see with_runtime
 
     # ---------------------------------------------------------------- loading and saving
 
@@ -247,20 +245,6 @@ class SentimentModel:
                                 f"{first[-1].strip() if first else exc}") from None
         return cls(network, encoder, cfg, art.labels, art.history, art.info)
 
-    def with_runtime(self, runtime: str) -> SentimentModel:
-        """This model (sharing its network and encoder) with its network run by ``runtime``:
-        "torch", "onnxruntime" (exported once, cached; see :mod:`lstm_sentiment.runtime`) or
-        "auto" (onnxruntime when installed). The same probabilities within 1e-5 either way;
-        :meth:`trace` reads the network's internals, so it always runs PyTorch."""
-        chosen = choose(runtime)
-        if chosen == self.runtime:
-            return self
-        model = copy.copy(self)
-        model.runtime = chosen
-        model._onnx = (OnnxNetwork(self.network, self.labels, self.config.text.sequence_length)
-                       if chosen == ONNXRUNTIME else None)
-        return model
-
     def to_artifact(self) -> Artifact:
         return Artifact(self.config, self.labels, self.encoder.to_json(),
                         self.network.state_dict(), self.history, self.info)
@@ -290,7 +274,7 @@ class SentimentModel:
 
     def _logits(self, ids: torch.Tensor, batch_size: int, side_by_side: bool) -> torch.Tensor:
         if len(ids) <= 1:
-            return self._forward(ids)
+            return self._runner(self.network, ids)
         order = torch.argsort(row_lengths(ids), descending=True, stable=True)
         lanes = min(torch.get_num_threads(), -(-len(ids) // batch_size)) if side_by_side else 1
         if lanes > 1:
@@ -320,11 +304,7 @@ class SentimentModel:
                      ) -> list[torch.Tensor]:
         ids, batches = work
         with torch.inference_mode():  # a lane's thread does not inherit the caller's mode
-            return [self._forward(ids[idx]) for idx in batches]
-
-    def _forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """The network's logits for one batch, run by the model's runtime."""
-        return self._onnx(ids) if self._onnx is not None else self.network(ids.long())
+            return [self._runner(self.network, ids[idx]) for idx in batches]
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """``[N, C]`` class probabilities, columns in the order of :attr:`labels`.

@@ -8,8 +8,19 @@ Runtimes
     ``torch``: the network itself. ``onnxruntime``: the network exported by
     :func:`lstm_sentiment.export.onnx_graph` as a graph whose output is the **logits** (so a
     long text's windows are still combined by their logits), run by an ONNX Runtime
-    ``InferenceSession``; the same probabilities within 1e-5. ``auto``: onnxruntime when the
-    package is installed, else torch (:func:`choose`; docs/runtime.md has the measurements).
+    ``InferenceSession``; the same probabilities within 1e-5. ``auto`` (the default), where
+    onnxruntime is installed: batches of up to :data:`AUTO_MAX_ROWS` rows (single reviews,
+    small requests) run on ONNX Runtime, larger ones on PyTorch, each where it was the faster
+    for both presets (docs/runtime.md); without onnxruntime, torch. Only the network's forward
+    call on a batch of ids changes (:class:`Runner`): encoding, windows and their combining are
+    the model's own, whichever runtime runs.
+
+When the graph cannot stand in for the network
+    (the exporter refuses a layer, onnxruntime refuses the graph, or the probe below finds
+    other logits): ``onnxruntime`` raises :class:`UserError`, in one line; ``auto`` runs
+    PyTorch alone, and the model's ``runtime`` reads ``torch`` and its ``runtime_note`` says
+    why. The same holds for ``auto`` when a session fails on a batch later: that batch and all
+    after it run on PyTorch, so ``auto`` never fails where ``torch`` would not.
 
 The cache
     Exporting takes seconds (the bundled model: about two), so the graph is kept in
@@ -33,19 +44,22 @@ Only the light standard library is imported at module level: the command line re
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.util
+import logging
 import os
 import threading
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from .errors import UserError
 
 if TYPE_CHECKING:
     import torch
 
+    from .config import RunConfig
     from .model import Network
 
 TORCH = "torch"
@@ -53,9 +67,14 @@ ONNXRUNTIME = "onnxruntime"
 AUTO = "auto"
 RUNTIMES = (AUTO, TORCH, ONNXRUNTIME)
 DEFAULT = AUTO
-RUNTIME_HELP = ("what runs the network: onnxruntime (the network exported once to ONNX and "
-                "cached; same results within 1e-5), torch, or auto (onnxruntime when "
-                "installed, else torch)")
+# auto: batches of up to this many rows run on ONNX Runtime, larger ones on PyTorch. ONNX
+# Runtime has less overhead per call; oneDNN's LSTM kernel, PyTorch's, is the faster on many
+# rows (docs/runtime.md).
+AUTO_MAX_ROWS = 8
+RUNTIME_HELP = ("what runs the network: torch, onnxruntime (the network exported once to "
+                "ONNX and cached; the same results within 1e-5), or auto: onnxruntime for "
+                f"batches of up to {AUTO_MAX_ROWS} rows, torch for larger ones and wherever "
+                "onnxruntime cannot run the model or is not installed")
 MISSING = ("the onnxruntime runtime needs the onnx and onnxruntime packages: "
            "pip install onnx onnxruntime")
 
@@ -66,19 +85,21 @@ PROBE_STEPS = 32  # columns of the probe rows: enough to tell another network ap
 # of other weights or another layout is off by far more.
 PROBE_TOLERANCE = 1e-4
 
+_log = logging.getLogger(__name__)
+
 
 def onnxruntime_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("onnx", "onnxruntime"))
 
 
 def choose(runtime: str) -> str:
-    """The runtime that runs a model asked for ``runtime``: ``auto`` is onnxruntime where its
-    packages are installed, else torch. Raises :class:`UserError` for an unknown name, or for
+    """What runs a model asked for ``runtime``: ``auto`` stays auto where onnxruntime is
+    installed and is torch elsewhere. Raises :class:`UserError` for an unknown name, or for
     onnxruntime asked for but not installed."""
     if runtime not in RUNTIMES:
         raise UserError(f"unknown runtime {runtime!r} (choose {', '.join(RUNTIMES)})")
     if runtime == AUTO:
-        return ONNXRUNTIME if onnxruntime_available() else TORCH
+        return AUTO if onnxruntime_available() else TORCH
     if runtime == ONNXRUNTIME and not onnxruntime_available():
         raise UserError(MISSING)
     return runtime
@@ -143,8 +164,8 @@ class OnnxNetwork:
             self._graph = onnx_graph(network, labels, sequence_length, logits=True,
                                      hashed=True).SerializeToString()
             self._sessions.clear()
-            if not self._agrees(network, probe):  # would be a bug in the export
-                raise RuntimeError("the ONNX graph's logits differ from the network's")
+            if not self._agrees(network, probe):
+                raise RuntimeError("the exported graph's logits differ from the network's")
             self._write_cache()
 
     # ------------------------------------------------------------------ the graph file
@@ -240,3 +261,94 @@ def _probe_rows(network: Network, steps: int) -> torch.Tensor:
     ids[0] = full
     ids[1, : max(steps // 2, 1)] = full[: max(steps // 2, 1)].flip(0)
     return ids.clamp(max=vocab - 1)
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as one short line: exporters' messages run to many lines."""
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    text = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+class Runner:
+    """What runs a model's network on one batch of token ids: PyTorch, or the network's
+    :class:`OnnxNetwork` for the batches ``runtime`` sends there. ``runtime`` is what runs:
+    an ``auto`` that cannot use ONNX Runtime reads ``torch``, and ``note`` says why."""
+
+    def __init__(self, runtime: str = TORCH, onnx: OnnxNetwork | None = None,
+                 note: str | None = None) -> None:
+        self.runtime = runtime
+        self.onnx = onnx
+        self.note = note
+        self.rows = None if runtime == ONNXRUNTIME else AUTO_MAX_ROWS
+
+    @classmethod
+    def make(cls, network: Network, labels: list[str], sequence_length: int,
+             runtime: str) -> Runner:
+        """The runner for ``runtime`` (see :func:`choose` and the module docstring)."""
+        chosen = choose(runtime)
+        if chosen == TORCH:
+            return cls()
+        try:
+            return cls(chosen, OnnxNetwork(network, labels, sequence_length))
+        except Exception as exc:  # the exporter, onnx's checker, onnxruntime, the probe
+            if chosen == ONNXRUNTIME:
+                raise UserError(f"the onnxruntime runtime cannot run this model "
+                                f"({_reason(exc)}); the torch runtime can") from exc
+            runner = cls()
+            runner._fall_back(exc)
+            return runner
+
+    def _fall_back(self, exc: BaseException) -> None:
+        self.onnx, self.runtime = None, TORCH
+        self.note = f"auto runs torch: onnxruntime cannot run this model ({_reason(exc)})"
+        _log.info(self.note)
+
+    def __call__(self, network: Network, ids: torch.Tensor) -> torch.Tensor:
+        """``network``'s logits for ``ids`` ([B, T], any integer dtype)."""
+        onnx = self.onnx
+        if onnx is None or (self.rows is not None and len(ids) > self.rows):
+            return network(ids.long())
+        if self.runtime == ONNXRUNTIME:
+            return onnx(ids)
+        try:
+            return onnx(ids)
+        except Exception as exc:  # auto: PyTorch for this batch and every one after it
+            self._fall_back(exc)
+            return network(ids.long())
+
+
+class WithRuntime:
+    """A model's :attr:`runtime` and :meth:`with_runtime` (a base of
+    :class:`~lstm_sentiment.predict.SentimentModel`, whose forward calls go to its runner)."""
+
+    network: Network
+    labels: list[str]
+    config: RunConfig
+    _runner: Runner
+
+    @property
+    def runtime(self) -> str:
+        """What runs the network: "torch", "onnxruntime" or "auto" (see :meth:`with_runtime`);
+        "torch" where "auto" was asked for but cannot use onnxruntime (:attr:`runtime_note`)."""
+        return self._runner.runtime
+
+    @property
+    def runtime_note(self) -> str | None:
+        """Why an "auto" model runs on PyTorch alone, where it does; else None."""
+        return self._runner.note
+
+    def with_runtime(self, runtime: str) -> Self:
+        """This model (sharing its network and encoder) with its network run by ``runtime``:
+        "torch", "onnxruntime" (exported once, cached; see the module docstring) or "auto"
+        (small batches on onnxruntime, larger ones on torch; torch alone where onnxruntime is
+        not installed or cannot run the network). The same probabilities within 1e-5 either
+        way; ``trace`` reads the network's internals, so it always runs PyTorch. Raises
+        :class:`UserError` for an unknown runtime, or for "onnxruntime" where it is not
+        installed or cannot run the network."""
+        if runtime == self.runtime:
+            return self
+        model = copy.copy(self)
+        model._runner = Runner.make(self.network, self.labels,
+                                    self.config.text.sequence_length, runtime)
+        return model
