@@ -149,7 +149,8 @@ def read_data(config: RunConfig, ctx: Context, log: Log, *, keep_texts: bool,
     dtype = train_ids.dtype
     train_split = Split(torch.from_numpy(train_ids), torch.from_numpy(train.labels))
     if augmenting:
-        train_split = _augmented(config, train_split, texts, train.labels, encoder, log)
+        train_split = _augmented(config, train_split, texts, train.labels, train.class_names,
+                                 encoder, log)
     val_split = Split(torch.from_numpy(encoder.encode(val.texts, dtype)),
                       torch.from_numpy(val.labels))
     log(f"Vocabulary: {encoder.vocab_size} tokens; encoded in {time.perf_counter() - t0:.1f}s")
@@ -178,16 +179,22 @@ def _lexicon_provenance() -> dict[str, object]:
 
 
 def _augmented(config: RunConfig, split: Split, texts: list[str], labels: Any,
-               encoder: TextEncoder, log: Log) -> Split:
+               class_names: list[str], encoder: TextEncoder, log: Log) -> Split:
     """``split`` with the rows :mod:`lstm_sentiment.augment` makes from the training reviews."""
     from . import lexicon
 
+    names = [LABEL_NAMES.get(name, name).lower() for name in class_names]
+    if names != ["negative", "positive"]:  # the rules make negative and positive sentences
+        log(f"note: no augmented rows: the rules need classes negative and positive, not "
+            f"{', '.join(class_names)}")
+        return split
     rows, counts = augment.rows(config.train.augment, texts, labels.tolist(),
                                 lexicon.word_valences(), config.train.seed)
     log("Augmented: " + ", ".join(f"{n:,} {kind} rows" for kind, n in counts.items()))
     ids = torch.from_numpy(encoder.encode([t for t, _ in rows], split.ids.numpy().dtype))
     return Split(torch.cat([split.ids, ids]),
-                 torch.cat([split.labels, torch.tensor([y for _, y in rows])]))
+                 torch.cat([split.labels,
+                            torch.tensor([y for _, y in rows], dtype=split.labels.dtype)]))
 
 
 def derive(config: RunConfig, prepared: Prepared) -> RunConfig:
