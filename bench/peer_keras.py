@@ -11,7 +11,9 @@ a class of every sub-folder, so the training folder it reads is a temp folder ho
 Needs TensorFlow 2.15 (Keras 2); imports nothing from lstm_sentiment. peers.py runs it as
 
     TF_PYTHON bench/peer_keras.py --imdb ~/.cache/lstm-sentiment/extracted/.../aclImdb \\
-        --epochs 10 [--out result.json]
+        --epochs 10 [--seed N] [--save model.keras] [--out result.json]
+
+(bench/seed_keras_seeds.py runs it once per ``--seed``.)
 """
 
 from __future__ import annotations
@@ -73,10 +75,16 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--batch", type=int, default=1000, help="batch size of the throughput run")
     ap.add_argument("--out", help="write the JSON result here (default: stdout)")
+    ap.add_argument("--seed", type=int, help="seed Python, NumPy and TensorFlow (the initial "
+                    "weights and the batch order; the split keeps the tutorial's seed 100)")
+    ap.add_argument("--save", help="also save the trained model here (.keras)")
     args = ap.parse_args()
 
     import numpy as np
     import tensorflow as tf
+
+    if args.seed is not None:
+        tf.keras.utils.set_random_seed(args.seed)
 
     class EpochTimer(tf.keras.callbacks.Callback):
         def __init__(self) -> None:
@@ -120,6 +128,11 @@ def main() -> None:
                          verbose=2)
         fit_seconds = time.perf_counter() - t_fit
 
+    if args.save:
+        # a .keras file names the custom standardization as Custom>remove_br, which
+        # lstm_sentiment.keras_import recognises
+        tf.keras.utils.register_keras_serializable(package="Custom", name="remove_br")(remove_br)
+        model.save(args.save)
     texts, labels = read_test(args.imdb)
     test_x = tf.constant(texts)
     model.predict(test_x[:args.batch], batch_size=args.batch, verbose=0)  # warm up
@@ -136,6 +149,7 @@ def main() -> None:
         "name": "keras",
         "label": "Keras tutorial (TF 2.15)",
         "epochs": args.epochs,
+        "seed": args.seed,
         "n_train": n_train,
         "train_seconds": adapt_seconds + fit_seconds,
         "vocabulary_seconds": adapt_seconds,

@@ -134,6 +134,10 @@ def test_oracle_passes_every_mft(suite) -> None:
     for row in report.capabilities.values():
         if row["type"] == "MFT":
             assert row["pass_rate"] == 1.0 and not row["failures"]
+    assert report.ece == 0.0  # sure and right: perfectly calibrated
+    hedged = run_suite(lambda texts: np.array([0.25 + 0.5 * truth.get(t, 0.5) for t in texts]),
+                       "all", suite=suite)
+    assert hedged.ece == pytest.approx(0.25)  # right every time, but only 75 % sure
 
 
 def _case(kind: str, expected: str, n: int) -> Case:

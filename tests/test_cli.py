@@ -83,6 +83,19 @@ def test_train_evaluate_predict_plot(capsys: pytest.CaptureFixture[str], tiny_im
     assert code == 0 and [line.split("\t")[2] for line in out.splitlines()] == \
         ["first line", "second, line"]
 
+    # loosely calibrated scores get a note on stderr; well calibrated ones and --json do not
+    from lstm_sentiment.predict import SentimentModel
+
+    for ece, noted in ((0.09, True), (0.01, False), (None, False)):
+        monkeypatch.setattr(SentimentModel, "calibration_error", property(lambda self, e=ece: e))
+        code, out, err = run_cli(capsys, "predict", str(out_dir), "A great movie")
+        assert code == 0 and out.count("\n") == 1
+        assert ("loosely calibrated (validation ECE 0.09)" in err) == noted, err
+        code, _, err = run_cli(capsys, "predict", str(out_dir), "A great movie", "--json")
+        assert err == ""
+    monkeypatch.undo()
+    assert SentimentModel.load(out_dir).calibration_error is not None  # recorded at training
+
     png = tmp_path / "curves.png"
     code, _, _ = run_cli(capsys, "plot", str(out_dir), "--out", str(png))
     assert code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -44,3 +44,16 @@ def test_metrics_equal_sklearn(n_classes: int, seed: int) -> None:
     for key, value in want.items():
         assert got[key] == value, key
     assert got["n"] == n and got["split"] == "test" and got["labels"] == labels
+
+
+def test_expected_calibration_error_by_hand() -> None:
+    from lstm_sentiment.evaluate import expected_calibration_error
+
+    y = np.array([1, 1, 0, 0])
+    probs = np.array([[0.1, 0.9], [0.1, 0.9], [0.8, 0.2], [0.4, 0.6]])
+    # confidence 0.9, 0.9 (right, right), 0.8 (right), 0.6 (wrong): three bins of 15
+    # |1 - 0.9| * 2/4 + |1 - 0.8| * 1/4 + |0 - 0.6| * 1/4
+    expected = 0.1 * 0.5 + 0.2 * 0.25 + 0.6 * 0.25
+    assert expected_calibration_error(y, probs) == pytest.approx(expected)
+    assert expected_calibration_error(y, np.eye(2)[y]) == 0.0  # sure and right
+    assert expected_calibration_error(np.array([0]), np.array([[0.0, 1.0]])) == 1.0

@@ -35,7 +35,7 @@ def test_the_vocabulary_takes_the_lexicon_beyond_max_tokens() -> None:
     encoder, _ = TextEncoder.build(["a good film", "a bad film"], config)
     vocab = encoder.vocabulary
     assert vocab[:2] == ["[PAD]", "[UNK]"] and len(vocab) > 5000
-    assert "😍" in vocab and "delicious" in vocab and len(set(vocab)) == len(vocab)
+    assert "delicious" in vocab and "lol" in vocab and len(set(vocab)) == len(vocab)
     plain, _ = TextEncoder.build(["a good film"], TextConfig(standardize="everyday",
                                                              max_tokens=10))
     assert "delicious" not in plain.vocabulary
@@ -73,8 +73,9 @@ def test_a_lexicon_model_trains_saves_loads_traces_and_exports(tiny_imdb: Path,
     model = SentimentModel.load(tmp_path / "m")
     valence = model.network.embedding.valence
     vocab = model.encoder.vocabulary
-    assert valence[vocab.index("😍")] > 0 and valence[vocab.index("great")] > 0
-    texts = ["great fun 😍", "awful 😡 boring", "delicious"]
+    assert valence[vocab.index("delicious")] > 0 and valence[vocab.index("great")] > 0
+    assert valence[vocab.index("angry")] < 0  # 😠 reads as "angry face"
+    texts = ["great fun 😍", "awful 😠 boring", "delicious"]
     np.testing.assert_allclose(model.predict_proba(texts), trained.predict_proba(texts),
                                atol=1e-6)
     assert model.trace("great fun").input_gate.shape[0] == 2

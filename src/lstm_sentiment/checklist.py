@@ -277,6 +277,7 @@ class Report:
     types: dict[str, dict[str, Any]] = field(default_factory=dict)
     n: int = 0
     passed: int = 0
+    ece: float | None = None  # calibration over the MFT cases (15 bins); None: no scores
 
     @property
     def rate(self) -> float:
@@ -284,6 +285,7 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return {"half": self.half, "n": self.n, "passed": self.passed, "pass_rate": self.rate,
+                "ece": self.ece,
                 "types": self.types, "capabilities": self.capabilities}
 
 
@@ -322,7 +324,21 @@ def run_suite(scorer: Scorer, half: str = "dev", *, suite: Suite | None = None,
         counts["pass_rate"] = counts["passed"] / counts["n"] if counts["n"] else 0.0
         for test in counts.get("tests", {}).values():
             test["pass_rate"] = test["passed"] / test["n"]
+    report.ece = _ece([c for c in cases if c.type == "MFT"], p_of)
     return report
+
+
+def _ece(cases: list[Case], p_of: dict[str, float]) -> float | None:
+    """Expected calibration error of p(positive) on the MFT cases with a score."""
+    from .evaluate import expected_calibration_error
+
+    scored = [(p_of[c.texts[0]], c.expected == "positive") for c in cases
+              if not math.isnan(p_of[c.texts[0]])]
+    if not scored:
+        return None
+    p = np.array([x for x, _ in scored])
+    return expected_calibration_error(np.array([int(y) for _, y in scored]),
+                                      np.stack([1 - p, p], axis=1))
 
 
 def check_model(path: str, half: str = "dev", failures: int = 3) -> Report:
@@ -349,6 +365,8 @@ def format_report(report: Report, failures: int = 0) -> str:
             lines.append(f"{'all ' + kind:<27} {row['n']:>6} {row['passed']:>7} "
                          f"{row['pass_rate']:>7.1%}")
     lines.append(f"{'overall':<27} {report.n:>6} {report.passed:>7} {report.rate:>7.1%}")
+    if report.ece is not None:
+        lines.append(f"calibration error (ECE, 15 bins) over the MFT cases: {report.ece:.3f}")
     if failures:
         for name, row in report.capabilities.items():
             if row["failures"][:failures]:

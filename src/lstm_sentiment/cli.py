@@ -32,12 +32,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _Help(argparse.HelpFormatter):
-    """Shows each option's default, where it has one worth showing."""
+    """Shows each option's default, where it has one worth showing (a flag's is not)."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         if (action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text
-                and action.option_strings and "default" not in text):
+                and action.option_strings and action.nargs != 0 and "default" not in text):
             text += " (default: %(default)s)"
         return text
 

@@ -84,6 +84,9 @@ class TrainConfig:
     # "ppmi-svd": start the embedding from word vectors learned on the training texts plus the
     # source's unlabelled ones (IMDB's train/unsup); None: Keras's random start
     word_vectors: str | None = None
+    # more training rows made from the training reviews (lstm_sentiment.augment.KINDS):
+    # "sentences", "negation", "degree", "contrast"
+    augment: list[str] = field(default_factory=list)
     seed: int = 1  # model initialisation and batch order; the split has its own seed
     bucket_by_length: bool = True  # group similar lengths into a batch (only matters when masking)
     threads: int | None = None  # torch threads; None = all cores

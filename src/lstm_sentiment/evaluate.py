@@ -43,6 +43,8 @@ def metrics(labels: list[str], subset: str, y: np.ndarray, probs: np.ndarray) ->
         "n": len(y),
         "accuracy": float((pred == y).mean()),
         "loss": _log_loss(y, np.clip(probs, 1e-7, 1 - 1e-7), classes),
+        # do the probabilities mean what they say: expected calibration error, 15 bins
+        "ece": expected_calibration_error(y, probs),
         "labels": labels,
         # rows = true class, columns = predicted class, in the order of "labels"
         "confusion_matrix": confusion.tolist(),
@@ -50,6 +52,20 @@ def metrics(labels: list[str], subset: str, y: np.ndarray, probs: np.ndarray) ->
                              "f1": float(f1[i]), "support": int(true_sum[i])}
                       for i, name in enumerate(labels)},
     }
+
+
+def expected_calibration_error(y: np.ndarray, probs: np.ndarray, bins: int = 15) -> float:
+    """ECE (Guo et al. 2017): the predictions grouped by their confidence (the top probability)
+    into ``bins`` equal bins of [0, 1]; the mean gap between each bin's accuracy and its mean
+    confidence, weighted by its share of the predictions."""
+    if len(y) == 0:
+        return 0.0
+    confidence = probs.max(axis=1).astype(np.float64)
+    correct = (probs.argmax(axis=1) == y).astype(np.float64)
+    which = np.minimum((confidence * bins).astype(np.int64), bins - 1)
+    count = np.bincount(which, minlength=bins)
+    gap = np.abs(np.bincount(which, correct, bins) - np.bincount(which, confidence, bins))
+    return float(gap.sum() / len(y)) if count.any() else 0.0
 
 
 def _confusion_matrix(y: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:

@@ -52,6 +52,19 @@ def word_valences() -> dict[str, float]:
 
 
 @cache
+def emoji_names() -> dict[str, str]:
+    """Each emoji of one code point -> its name ("😍" -> "smiling face with heart-eyes"); the
+    ``everyday`` standardization reads an emoji as its name (skin tones and sequences are
+    reduced to their emoji first)."""
+    out: dict[str, str] = {}
+    for line in _read(EMOJI).splitlines():
+        parts = line.split("\t")
+        if len(parts) == 2 and len(parts[0]) == 1 and parts[1].strip():
+            out[parts[0]] = parts[1].strip().lower()
+    return out
+
+
+@cache
 def emoji_valences() -> dict[str, float]:
     """Emoji -> the mean valence of the rated words of its name (emoji with none are left out)."""
     words = word_valences()

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import data, distributed, embeddings, memory
+from . import augment, data, distributed, embeddings, memory
 from .config import RunConfig
 from .distributed import Context
 from .errors import UserError
@@ -31,7 +31,7 @@ from .evaluate import evaluate
 from .model import Network, build
 from .predict import LABEL_NAMES, SentimentModel
 from .split import Split
-from .text import TextEncoder, id_dtype, standardized
+from .text import TextEncoder, standardized
 from .trainer import fit
 
 CHECKPOINT = "checkpoint"
@@ -72,6 +72,7 @@ def run(config: RunConfig, out: Path, *, resume: bool = False, force: bool = Fal
     run, and every rank returns the same model and metrics.
     """
     out = Path(out)
+    augment.check(config.train.augment)  # settings a run would only meet late, checked first
     with distributed.session(device) as ctx:
         created = not out.exists()
         ctx.on_main(lambda: prepare_out(out, resume=resume, force=force))
@@ -105,7 +106,8 @@ class Prepared:
     """The data of a run, encoded, and what it reports about its sources."""
 
     encoder: TextEncoder
-    train: Split
+    train: Split  # the training texts, then the rows augmentation made of them
+    originals: int  # how many of train's rows are the training texts themselves
     validation: Split
     class_names: list[str]
     validation_texts: data.Dataset  # the final evaluation reads them whole, as predict does
@@ -140,10 +142,14 @@ def read_data(config: RunConfig, ctx: Context, log: Log, *, keep_texts: bool,
         f"{source['name']} (classes {', '.join(train.class_names)})")
 
     t0 = time.perf_counter()
-    dtype = id_dtype(config.text.max_tokens)
-    texts = list(train.texts) if keep_texts else train.texts
-    encoder, train_ids = TextEncoder.build(texts, config.text, dtype)
+    augmenting = bool(config.train.augment)
+    texts = list(train.texts) if keep_texts or augmenting else train.texts
+    # ids in the smallest type the vocabulary fits (a lexicon may take it past max_tokens)
+    encoder, train_ids = TextEncoder.build(texts, config.text, None)
+    dtype = train_ids.dtype
     train_split = Split(torch.from_numpy(train_ids), torch.from_numpy(train.labels))
+    if augmenting:
+        train_split = _augmented(config, train_split, texts, train.labels, encoder, log)
     val_split = Split(torch.from_numpy(encoder.encode(val.texts, dtype)),
                       torch.from_numpy(val.labels))
     log(f"Vocabulary: {encoder.vocab_size} tokens; encoded in {time.perf_counter() - t0:.1f}s")
@@ -161,14 +167,27 @@ def read_data(config: RunConfig, ctx: Context, log: Log, *, keep_texts: bool,
         "validation_digest": data.paths_digest(val.ids),
     }
     memory.release_free_memory()
-    return Prepared(encoder, train_split, val_split, train.class_names, val, test, root,
-                    provenance, texts if keep_texts else [])  # type: ignore[arg-type]
+    return Prepared(encoder, train_split, len(train), val_split, train.class_names, val, test,
+                    root, provenance, texts if keep_texts else [])  # type: ignore[arg-type]
 
 
 def _lexicon_provenance() -> dict[str, object]:
     from . import lexicon
 
     return lexicon.provenance()
+
+
+def _augmented(config: RunConfig, split: Split, texts: list[str], labels: Any,
+               encoder: TextEncoder, log: Log) -> Split:
+    """``split`` with the rows :mod:`lstm_sentiment.augment` makes from the training reviews."""
+    from . import lexicon
+
+    rows, counts = augment.rows(config.train.augment, texts, labels.tolist(),
+                                lexicon.word_valences(), config.train.seed)
+    log("Augmented: " + ", ".join(f"{n:,} {kind} rows" for kind, n in counts.items()))
+    ids = torch.from_numpy(encoder.encode([t for t, _ in rows], split.ids.numpy().dtype))
+    return Split(torch.cat([split.ids, ids]),
+                 torch.cat([split.labels, torch.tensor([y for _, y in rows])]))
 
 
 def derive(config: RunConfig, prepared: Prepared) -> RunConfig:
@@ -207,7 +226,10 @@ def make_network(config: RunConfig, prepared: Prepared, log: Log, *, resume: boo
         log(f"Lexicon: valences for {int((rated != 0).sum()):,} of {len(rated):,} tokens")
     prepared.texts = []
     memory.release_free_memory()
-    network.fit_before(prepared.train, prepared.validation, log)
+    # what is fitted apart (the n-gram branch) reads the training texts, not the augmentation
+    originals = Split(prepared.train.ids[: prepared.originals],
+                      prepared.train.labels[: prepared.originals])
+    network.fit_before(originals, prepared.validation, log)
     return network
 
 

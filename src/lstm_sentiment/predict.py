@@ -202,6 +202,13 @@ class SentimentModel:
         self.info = info or {}
         self.head = head_for(len(labels))
 
+    @property
+    def calibration_error(self) -> float | None:
+        """Expected calibration error (15 bins) on the validation split, as recorded when the
+        model was trained; None where the folder predates it."""
+        ece = self.info.get("metrics", {}).get("validation", {}).get("ece")
+        return None if ece is None else float(ece)
+
     # ---------------------------------------------------------------- loading and saving
 
     @classmethod

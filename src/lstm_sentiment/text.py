@@ -29,6 +29,7 @@ import re
 import string
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from functools import cache
 from itertools import chain, islice, repeat
 from pathlib import Path
 from typing import Any
@@ -66,10 +67,11 @@ def _normalizer(standardize: str) -> normalizers.Normalizer:
     ascii_lower = [normalizers.Replace(c, c.lower()) for c in string.ascii_uppercase]
     if standardize == "punctuation":
         return normalizers.Sequence([*ascii_lower, normalizers.Replace("<br />", " ")])
-    if standardize == "everyday":  # as punctuation, and "sooo" reads "soo", "baaad" "baad"
+    if standardize == "everyday":  # as punctuation; an emoji reads as its name; "sooo" as "soo"
         return normalizers.Sequence([
-            *ascii_lower, normalizers.Replace("<br />", " "),
             normalizers.Replace(Regex(PRESENTATION), ""),
+            *(normalizers.Replace(emoji, f" {name} ") for emoji, name in _emoji().items()),
+            *ascii_lower, normalizers.Replace("<br />", " "),
             *(normalizers.Replace(Regex(c + "{3,}"), c + c) for c in string.ascii_lowercase)])
     return normalizers.Sequence([
         *ascii_lower,
@@ -185,13 +187,29 @@ _PICTOGRAPH = re.compile(PICTOGRAPHS)
 _RUNS = re.compile(rb"([a-z])\1\1+")
 
 
+@cache
+def _emoji() -> dict[str, str]:
+    """The emoji the ``everyday`` standardization reads as their names (VADER's list)."""
+    from . import lexicon
+
+    return lexicon.emoji_names()
+
+
+@cache
+def _emoji_pattern() -> re.Pattern[str]:
+    return re.compile("[" + "".join(re.escape(e) for e in _emoji()) + "]")
+
+
 def _everyday_words(text: str, limit: int | None = None) -> list[bytes]:
     """The ``everyday`` standardization as :func:`_punctuation_words` does ``punctuation``, plus
-    its own two steps: pictographs spaced out (and presentation marks dropped) on the text,
-    before the bytes, since both are non-ASCII; then runs of three or more of a letter cut to
-    two, which only ASCII letters can form."""
+    its own steps: on the text (they are non-ASCII), presentation marks dropped, each emoji
+    VADER's list names replaced by its name and other pictographs spaced out; then, on the
+    bytes, runs of three or more of a letter cut to two."""
     if not text.isascii():
-        text = _PICTOGRAPH.sub(r" \g<0> ", _PRESENTATION.sub("", text))
+        names = _emoji()
+        text = _emoji_pattern().sub(lambda m: f" {names[m.group()]} ",
+                                    _PRESENTATION.sub("", text))
+        text = _PICTOGRAPH.sub(r" \g<0> ", text)
     words = _punctuation_words(text)
     joined = b" ".join(words)
     if _RUNS.search(joined):  # rare: elongated words
@@ -277,14 +295,15 @@ class TextEncoder:
 
     @classmethod
     def build(cls, texts: Sequence[str], config: TextConfig,
-              dtype: DTypeLike = np.int64) -> tuple[TextEncoder, np.ndarray]:
+              dtype: DTypeLike | None = np.int64) -> tuple[TextEncoder, np.ndarray]:
         """Learn the vocabulary from ``texts`` (training texts only); return the encoder and
-        ``texts`` encoded with it (as ``dtype``; see :func:`id_dtype`)."""
+        ``texts`` encoded with it (as ``dtype``; None: the smallest type the vocabulary fits,
+        see :func:`id_dtype`)."""
         vocab = keras_order(count_tokens(texts, config.standardize), config.max_tokens)
         if config.lexicon:
             vocab += [t for t in lexicon_tokens(config) if t not in set(vocab)]
         encoder = cls.from_vocabulary(vocab, config)
-        return encoder, encoder.encode(texts, dtype)
+        return encoder, encoder.encode(texts, id_dtype(len(vocab)) if dtype is None else dtype)
 
     @classmethod
     def from_vocabulary(cls, vocab: Iterable[str], config: TextConfig) -> TextEncoder:

@@ -1,0 +1,197 @@
+"""More training rows from the training reviews themselves: sentences, and rule-made variants.
+
+A review's label says how its writer felt about the whole, not what each sentence says, and a
+model that only ever read whole reviews learns to weigh many words at once; people mostly type a
+sentence or two, and reviews teach the rules of English that turn a sentence's meaning (not,
+somewhat, but) weakly, spread thin over long texts. Each kind of row (``TrainConfig.augment``)
+is made from the training split only:
+
+- **sentences**: each sentence of three words or more of a training review becomes a row of its
+  own with the review's label (a multiple-instance reading: the review's label constrains its
+  sentences; many are neutral, so the label is a noisy one);
+- **negation**: a training sentence whose one strongly rated word (VADER's valence of 1.5 or
+  more either way, see :mod:`lstm_sentiment.lexicon`) agrees with its review's label, and which
+  holds no negation, gives two rows: the sentence with the word's polarity as its label, and the
+  same sentence negated, by a rule of English, with the opposite label ("The film was dull." /
+  "The film was not dull.");
+- **degree**: such a sentence with a copula right before its rated word, again with the word
+  weakened by one of VADER's diminishers ("somewhat", "kind of", ...), same label: a degree
+  word moves how much, not which way;
+- **contrast**: two such sentences of opposite labels joined by "but", "although" or "however";
+  the label is the second's, the clause a contrast leads to.
+
+The negation rules: a copula (is, was, seems, ...) before the word, with at most one adverb or
+article between, gets "not" after it, or becomes its contraction ("wasn't"), or gets "never";
+a verb after a subject pronoun is negated with "do" ("I loved it": "I did not love it", "I
+didn't love it", "I never loved it"; "she likes it": "she doesn't like it"); each pair's form is
+chosen by a seeded draw. Sentences that fit no rule give no pair.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from .errors import UserError
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|<br\s*/?>")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*|[^\sA-Za-z]")
+MIN_WORDS = 3
+STRONG = 1.5  # |valence| in VADER's [-4, 4] that makes a word the sentence's one rated word
+RATED = 1.0  # any other word rated this strongly disqualifies the sentence
+NEGATION = {"not", "no", "never", "nothing", "nobody", "none", "neither", "nor", "without",
+            "hardly", "barely", "cannot", "nowhere"}
+# rated in VADER but too often not an opinion ("it was like ...", "pretty big")
+AMBIGUOUS = {"like", "likes", "liked", "pretty", "well", "kind", "sure", "please", "yes", "no",
+             "ok", "okay", "fine", "fun", "true", "free", "top", "lol", "haha"}
+COPULAS = {"is", "was", "are", "were", "be", "been", "being", "seems", "seemed", "looks",
+           "looked", "felt", "feels", "sounds", "sounded", "remains", "remained", "became"}
+BETWEEN = {"very", "really", "so", "quite", "too", "truly", "rather", "extremely", "a", "an",
+           "the", "such", "just", "simply", "totally", "completely", "utterly"}
+CONTRACTIONS = {"is": "isn't", "was": "wasn't", "are": "aren't", "were": "weren't"}
+SUBJECTS = {"i", "we", "they", "you"}
+THIRD_PERSON = {"he", "she"}
+OPINION_VERBS = {"like", "likes", "liked"}  # no opinion after a copula, one after a subject
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of ``text`` that have at least :data:`MIN_WORDS` words."""
+    return [s.strip() for s in _SENTENCE.split(text)
+            if s and len(s.split()) >= MIN_WORDS]
+
+
+def review_sentences(texts: Iterable[str], labels: Iterable[int]) -> Iterator[tuple[str, int]]:
+    """Each review's sentences, each with the review's label."""
+    for text, label in zip(texts, labels, strict=True):
+        for sentence in sentences(text):
+            yield sentence, label
+
+
+def negated(sentence: str, valences: dict[str, float],
+            rng: np.random.Generator) -> tuple[int, str, int] | None:
+    """``(label, negated sentence, its label)`` for a sentence with one strongly rated word and
+    no negation that a rule can negate; None otherwise. Labels: 1 positive, 0 negative."""
+    tokens = _WORD.findall(sentence)
+    if not MIN_WORDS <= len(tokens) <= 30:
+        return None
+    low = [t.lower() for t in tokens]
+    if any(t in NEGATION or t.endswith("n't") for t in low):
+        return None
+
+    def opinion(k: int) -> bool:
+        if low[k] in OPINION_VERBS:
+            return k >= 1 and low[k - 1] in SUBJECTS | THIRD_PERSON
+        return low[k] not in AMBIGUOUS
+
+    rated = [k for k, t in enumerate(low) if abs(valences.get(t, 0.0)) >= RATED and opinion(k)]
+    if len(rated) != 1 or abs(valences[low[rated[0]]]) < STRONG:
+        return None
+    i = rated[0]
+    out = _negate_at(tokens, low, i, valences, int(rng.integers(3)))
+    if out is None:
+        return None
+    text = re.sub(r" ([.,!?;:)])", r"\1", " ".join(out))
+    positive = valences[low[i]] > 0
+    return int(positive), text, int(not positive)
+
+
+def _negate_at(tokens: list[str], low: list[str], i: int, valences: dict[str, float],
+               rule: int) -> list[str] | None:
+    """``tokens`` with the rated word at ``i`` negated by the ``rule``-th form that fits."""
+    j = i - 1
+    if j >= 0 and low[j] in BETWEEN:
+        j -= 1
+    if j >= 0 and low[j] in COPULAS:  # "was dull": "was not dull", "wasn't dull", "was never"
+        if rule == 1 and low[j] in CONTRACTIONS:
+            return [*tokens[:j], CONTRACTIONS[low[j]], *tokens[j + 1:]]
+        return [*tokens[: j + 1], "never" if rule == 2 else "not", *tokens[j + 1:]]
+    if i == 0 or low[i - 1] not in SUBJECTS | THIRD_PERSON:
+        return None
+    word, head, tail = low[i], tokens[:i], tokens[i + 1:]
+    if word.endswith("ed"):  # "I loved it": "I did not love it", "I didn't love it", "never"
+        base = next((b for b in (word[:-1], word[:-2]) if b in valences), None)
+        if base is None or rule == 2:
+            return [*head, "never", tokens[i], *tail]
+        return [*head, *(["did", "not"] if rule == 0 else ["didn't"]), base, *tail]
+    if low[i - 1] in THIRD_PERSON:  # "she loves it": "she does not love it", "doesn't"
+        base = word[:-1] if word.endswith("s") and word[:-1] in valences else None
+        if base is None:
+            return None
+        return [*head, *(["does", "not"] if rule == 0 else ["doesn't"]), base, *tail]
+    return [*head, *(["do", "not"] if rule == 0 else ["don't"]), tokens[i], *tail]
+
+
+KINDS = ("sentences", "negation", "degree", "contrast")
+# the diminishers of VADER's BOOSTER_DICT that keep a word's polarity ("barely good" does not)
+DIMINISHERS = ("kind of", "kinda", "somewhat", "slightly", "sort of", "a little", "a bit")
+
+
+def check(kinds: Iterable[str]) -> list[str]:
+    """``kinds`` as a list, refusing any that :data:`KINDS` does not name."""
+    kinds = list(kinds)
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        raise UserError(f"unknown augmentation {unknown} (choose from {', '.join(KINDS)})")
+    return kinds
+
+
+def rows(kinds: Iterable[str], texts: list[str], labels: list[int],
+         valences: dict[str, float], seed: int) -> tuple[list[tuple[str, int]], dict[str, int]]:
+    """The rows of each of ``kinds`` (see :data:`KINDS`), and how many each made."""
+    kinds = check(kinds)
+    rng = np.random.default_rng(seed)
+    made: dict[str, list[tuple[str, int]]] = {kind: [] for kind in kinds}
+    if "sentences" in made:
+        made["sentences"] += review_sentences(texts, labels)
+    rated: list[tuple[str, int]] = []  # sentences whose rated word agrees with the review
+    for sentence, label in review_sentences(texts, labels):
+        found = negated(sentence, valences, rng)
+        if found is None or found[0] != label:
+            continue
+        rated.append((sentence, label))
+        if "negation" in made:
+            made["negation"] += [(sentence, label), (found[1], found[2])]
+        if "degree" in made:
+            weaker = _weakened(sentence, valences, rng)
+            if weaker is not None:
+                made["degree"].append((weaker, label))
+    if "contrast" in made:
+        made["contrast"] += _contrasts(rated, rng)
+    return ([row for kind in kinds for row in made[kind]],
+            {kind: len(found) for kind, found in made.items()})
+
+
+def _weakened(sentence: str, valences: dict[str, float],
+              rng: np.random.Generator) -> str | None:
+    """The sentence with a diminisher before its rated word, when a copula stands right before
+    that word ("was dull": "was somewhat dull")."""
+    tokens = _WORD.findall(sentence)
+    low = [t.lower() for t in tokens]
+    for i, t in enumerate(low):
+        if abs(valences.get(t, 0.0)) >= STRONG and i >= 1 and low[i - 1] in COPULAS:
+            word = DIMINISHERS[int(rng.integers(len(DIMINISHERS)))]
+            return re.sub(r" ([.,!?;:)])", r"\1", " ".join([*tokens[:i], word, *tokens[i:]]))
+    return None
+
+
+def _contrasts(rated: list[tuple[str, int]],
+               rng: np.random.Generator) -> list[tuple[str, int]]:
+    """One contrast per rated sentence: it, then a sentence of the other label after "but",
+    "although" or "however"; the label is the second sentence's."""
+    by_label = {y: [s for s, label in rated if label == y] for y in (0, 1)}
+    if not by_label[0] or not by_label[1]:
+        return []
+    out = []
+    for first, label in rated:
+        others = by_label[1 - label]
+        second = others[int(rng.integers(len(others)))]
+        a, b = first.rstrip(" .!?;,"), second.rstrip(" .!?;,")
+        b_low = b[0].lower() + b[1:] if b[:2] != "I " else b
+        form = int(rng.integers(3))
+        text = (f"{a}, but {b_low}." if form == 0 else
+                f"Although {a[0].lower() + a[1:] if a[:2] != 'I ' else a}, {b_low}." if form == 1
+                else f"{a}. However, {b_low}.")
+        out.append((text, 1 - label))
+    return out

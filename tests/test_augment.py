@@ -1,0 +1,106 @@
+"""augment.py: review sentences and negated twins, and a run that trains on them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lstm_sentiment import augment
+from lstm_sentiment import config as cfg
+from lstm_sentiment.pipeline import run
+
+VALENCES = {"dull": -1.7, "great": 3.1, "loved": 2.9, "good": 1.9, "like": 2.0, "nice": 1.8,
+            "liked": 1.8, "love": 3.2, "loves": 2.7, "hate": -2.7}
+
+
+def test_sentences_split_on_ends_and_breaks_and_drop_short_ones() -> None:
+    text = "A great film. Really!<br /><br />The cast was good and the plot moved. Yes."
+    assert augment.sentences(text) == ["A great film.", "The cast was good and the plot moved."]
+    pairs = list(augment.review_sentences([text, "Dull as can be."], [1, 0]))
+    assert pairs == [("A great film.", 1), ("The cast was good and the plot moved.", 1),
+                     ("Dull as can be.", 0)]
+
+
+@pytest.mark.parametrize(("sentence", "negated", "labels"), [
+    ("The plot was dull.", {"The plot was not dull.", "The plot wasn't dull.",
+                            "The plot was never dull."}, (0, 1)),
+    ("The ending was very good!", {"The ending was not very good!",
+                                   "The ending wasn't very good!",
+                                   "The ending was never very good!"}, (1, 0)),
+    ("I loved every minute of it.", {"I did not love every minute of it.",
+                                     "I didn't love every minute of it.",
+                                     "I never loved every minute of it."}, (1, 0)),
+    ("We liked the film.", {"We did not like the film.", "We didn't like the film.",
+                            "We never liked the film."}, (1, 0)),
+    ("She loves the ending.", {"She does not love the ending.",
+                               "She doesn't love the ending."}, (1, 0)),
+    ("They hate sequels.", {"They do not hate sequels.", "They don't hate sequels."}, (0, 1)),
+])
+def test_negation_rules(sentence: str, negated: set[str], labels: tuple[int, int]) -> None:
+    seen = set()
+    for seed in range(12):
+        found = augment.negated(sentence, VALENCES, np.random.default_rng(seed))
+        assert found is not None
+        assert (found[0], found[2]) == labels
+        seen.add(found[1])
+    assert seen == negated
+
+
+@pytest.mark.parametrize("sentence", [
+    "The plot was not dull.",  # already negated
+    "The plot was dull but the cast was great.",  # two rated words
+    "It was like a dream.",  # a rated word too often no opinion (but "we liked it" is one)
+    "Dull, dull, dull.",  # no rule fits
+    "ok",  # too short
+])
+def test_sentences_no_rule_may_negate_give_no_pair(sentence: str) -> None:
+    assert augment.negated(sentence, VALENCES, np.random.default_rng(0)) is None
+
+
+def test_pairs_only_where_the_word_agrees_with_the_review() -> None:
+    texts = ["The plot was dull. We left early.", "The plot was dull. I loved it anyway."]
+    made, counts = augment.rows(["negation"], texts, [0, 1], VALENCES, seed=3)
+    # review 1 (negative): "dull" agrees; review 2 (positive): "dull" disagrees, "loved" agrees
+    assert [y for _, y in made] == [0, 1, 1, 0] and counts == {"negation": 4}
+    assert made[0][0] == "The plot was dull." and made[2][0] == "I loved it anyway."
+
+
+def test_degree_and_contrast_rows() -> None:
+    texts = ["The plot was dull. We left early.", "The ending was great, we agreed."]
+    made, counts = augment.rows(["degree", "contrast"], texts, [0, 1], VALENCES, seed=1)
+    assert counts == {"degree": 2, "contrast": 2}
+    degree, contrast = made[:2], made[2:]
+    assert [y for _, y in degree] == [0, 1]
+    assert any(f"was {d} dull." in degree[0][0] for d in augment.DIMINISHERS)
+    # the label is the second clause's, and each contrast joins opposite sentences
+    by_text = dict(contrast)
+    for text, label in by_text.items():
+        assert (label == 1) == text.rstrip(".").endswith("we agreed")
+        assert any(w in text for w in (", but ", "Although ", ". However, "))
+
+
+def test_unknown_kinds_are_refused_before_any_work(tmp_path: Path) -> None:
+    from lstm_sentiment.errors import UserError
+
+    config = cfg.preset("seed")
+    config.data.source = str(tmp_path / "nowhere")
+    config.train.augment = ["sentences", "paraphrase"]
+    with pytest.raises(UserError, match=r"unknown augmentation \['paraphrase'\]"):
+        run(config, tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_run_trains_on_sentences_and_rule_made_rows(tiny_imdb: Path, tmp_path: Path) -> None:
+    config = cfg.preset("seed")
+    config.data.source = str(tiny_imdb)
+    config.text.max_tokens, config.text.sequence_length = 60, 16
+    config.train.epochs, config.train.batch_size = 1, 16
+    config.train.augment = list(augment.KINDS)
+    lines: list[str] = []
+    model = run(config, tmp_path / "m", evaluate_test=False, log=lines.append)
+    (note,) = [line for line in lines if line.startswith("Augmented: ")]
+    assert all(f"{kind} rows" in note for kind in augment.KINDS)
+    assert model.config.train.augment == list(augment.KINDS)
+    assert model.predict("great fun").label is not None
