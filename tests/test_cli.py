@@ -84,8 +84,6 @@ def test_train_evaluate_predict_plot(capsys: pytest.CaptureFixture[str], tiny_im
         ["first line", "second, line"]
 
     # loosely calibrated scores get a note on stderr; well calibrated ones and --json do not
-    from lstm_sentiment.predict import SentimentModel
-
     for ece, noted in ((0.09, True), (0.01, False), (None, False)):
         monkeypatch.setattr(SentimentModel, "calibration_error", property(lambda self, e=ece: e))
         code, out, err = run_cli(capsys, "predict", str(out_dir), "A great movie")

@@ -296,8 +296,10 @@ def test_predict_stdin_with_invalid_utf8(capsys: pytest.CaptureFixture[str],
     code, out, err = run_cli(capsys, "predict", str(tiny_model))
     assert snapshot(tiny_model) == before
     # whatever the stream's error handler, predict decodes the bytes itself as the training
-    # reader does: undecodable bytes become U+FFFD, and both lines are labelled
-    assert (code, err) == (0, "")
+    # reader does: undecodable bytes become U+FFFD, and both lines are labelled (stderr holds
+    # at most the note on a loosely calibrated model, which the tiny one is)
+    assert code == 0
+    assert [line for line in err.splitlines() if "loosely calibrated" not in line] == []
     texts = ["a great film", "bad \ufffd\ufffd bytes, awful"]
     want = SentimentModel.load(tiny_model).predict(texts)
     assert out.splitlines() == [f"{p.label}\t{p.score:.4f}\t{t}"
