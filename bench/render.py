@@ -207,7 +207,7 @@ def render_block(found: list[Section], current_src: str, doc: str | None = None)
     if not parts:
         parts = ["*No full run recorded yet.*", ""]
     if doc is None:
-        parts.append("Every benchmark, with how to run it: [bench/README.md](bench/README.md).")
+        parts.append("Every benchmark, with how to run it: `bench/README.md`.")
     return "\n".join(parts).rstrip() + "\n"
 
 
