@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,6 +74,7 @@ def run(config: RunConfig, out: Path, *, resume: bool = False, force: bool = Fal
     """
     out = Path(out)
     augment.check(config.train.augment)  # settings a run would only meet late, checked first
+    code = code_commit()  # before the run writes anything (the bundled model lives in src/)
     with distributed.session(device) as ctx:
         created = not out.exists()
         ctx.on_main(lambda: prepare_out(out, resume=resume, force=force))
@@ -87,6 +89,7 @@ def run(config: RunConfig, out: Path, *, resume: bool = False, force: bool = Fal
                                    resume=resume)
             info = train_network(network, config, prepared, out, ctx,
                                  log if ctx.is_main else _silent, resume=resume)
+            info["code"] = code
             return evaluate_and_save(network, config, prepared, info, out, ctx, log)
         except BaseException:
             if ctx.is_main and created and out.is_dir() and not any(out.iterdir()):
@@ -96,6 +99,22 @@ def run(config: RunConfig, out: Path, *, resume: bool = False, force: bool = Fal
 
 def _silent(_line: str) -> None:
     pass
+
+
+def code_commit() -> dict[str, Any]:
+    """The git commit of the code that trains, when it runs from a checkout, and whether its
+    package folder had uncommitted changes: what ties a folder's figures to a commit."""
+    here = str(Path(__file__).resolve().parent)
+    try:
+        head = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10)
+        status = subprocess.run(["git", "-C", here, "status", "--porcelain", "--", "."],
+                                capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None}
+    if head.returncode or status.returncode:  # an installed package, not a checkout
+        return {"commit": None}
+    return {"commit": head.stdout.strip(), "package_dirty": bool(status.stdout.strip())}
 
 
 # ------------------------------------------------------------------------------ 1. data
