@@ -167,7 +167,9 @@ python given by `--tf-python PATH` or `$LSTM_SENTIMENT_TF_PYTHON`, else
 `$LSTM_SENTIMENT_CACHE/tf-venv` (default `~/.cache/lstm-sentiment/tf-venv`), which it creates
 with `pip install tensorflow-cpu==2.15.1` on first use (about 1.3 GB on disk; `--no-install`
 never does). When TensorFlow cannot be had, Keras is skipped with a message and the rest still
-runs. The dataset is `$LSTM_SENTIMENT_SOURCE`, else `../shared/data/aclImdb_v1.tar.gz`.
+runs. Its spaCy contenders run in the project's Python when it has spaCy 3, which is no
+dependency of the package (`pip install 'spacy>=3.7,<4'`); without it they are skipped with a
+message. The dataset is `$LSTM_SENTIMENT_SOURCE`, else `../shared/data/aclImdb_v1.tar.gz`.
 
 Timings depend on the machine and on what else runs on it; compare figures from the same run.
 """
@@ -205,7 +207,7 @@ def render_block(found: list[Section], current_src: str, doc: str | None = None)
     if not parts:
         parts = ["*No full run recorded yet.*", ""]
     if doc is None:
-        parts.append("Every benchmark, with how to run it: [bench/README.md](bench/README.md).")
+        parts.append("Every benchmark, with how to run it: `bench/README.md`.")
     return "\n".join(parts).rstrip() + "\n"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -12,7 +13,26 @@ POSITIVE = ["great", "wonderful", "superb", "loved", "brilliant", "moving", "fun
 NEGATIVE = ["awful", "boring", "terrible", "hated", "worst", "dull", "waste", "bad"]
 NEUTRAL = ["the", "movie", "film", "a", "plot", "actor", "scene", "was", "it", "and", "of",
            "story", "director", "this", "cast", "ending"]
-SHARED_ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "aclImdb_v1.tar.gz"
+ARCHIVE_NAME = "aclImdb_v1.tar.gz"
+
+
+def _shared_archive() -> Path:
+    """The IMDB archive in ../shared/data beside this checkout, or beside the main checkout
+    when this is a git worktree (bench/common.py's default_source finds it the same way)."""
+    repo = Path(__file__).resolve().parents[1]
+    beside = repo.parent / "shared" / "data" / ARCHIVE_NAME
+    if beside.exists():
+        return beside
+    try:
+        common = subprocess.run(["git", "-C", str(repo), "rev-parse", "--path-format=absolute",
+                                 "--git-common-dir"], capture_output=True, text=True,
+                                timeout=30).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return beside
+    return Path(common).parents[1] / "shared" / "data" / ARCHIVE_NAME if common else beside
+
+
+SHARED_ARCHIVE = _shared_archive()
 
 
 def review(rng: random.Random, label: str) -> str:

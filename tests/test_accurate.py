@@ -272,8 +272,12 @@ def test_accurate_preset_on_three_classes(tmp_path: Path) -> None:
                         label])
     config = _tiny_accurate(table, validation_split=0.2, max_tokens=40, sequence_length=12,
                             embedding_dim=6, hidden_size=5, ngram_features=128)
-    model = run(config, tmp_path / "m", log=lambda _line: None)
+    lines: list[str] = []
+    model = run(config, tmp_path / "m", log=lines.append)
     assert model.labels == ["happy", "meh", "sad"]
+    # the preset's negated twins are negative/positive sentences: not made for other classes
+    assert config.train.augment and not any(line.startswith("Augmented") for line in lines)
+    assert any("no augmented rows" in line and "happy, meh, sad" in line for line in lines)
     assert model.network.mix_bias.shape == (3,)
     probs = SentimentModel.load(tmp_path / "m").predict_proba(["superb lovely", "dull boring"])
     assert probs.shape == (2, 3)

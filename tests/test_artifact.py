@@ -146,3 +146,17 @@ def test_model_files_get_ordinary_permissions(tiny_model: Path) -> None:
     for name in [*FILES, "checksums.json"]:
         mode = stat.S_IMODE((tiny_model / name).stat().st_mode)
         assert mode == 0o666 & ~mask, (name, oct(mode))
+
+
+def test_the_folder_records_the_commit_that_trained_it(tiny_model: Path) -> None:
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    head = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                          text=True)
+    recorded = json.loads((tiny_model / "config.json").read_text())["code"]
+    if head.returncode:
+        assert recorded == {"commit": None}
+    else:
+        assert recorded["commit"] == head.stdout.strip()
+        assert isinstance(recorded["package_dirty"], bool)

@@ -28,8 +28,13 @@ def test_binary_and_nul_input_on_stdin_is_scored(capsys: pytest.CaptureFixture[s
                                                        errors="surrogateescape"))
     assert main(["predict", str(tiny_model), "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert len(rows) == 3 and all(0.0 <= r["score"] <= 1.0 for r in rows[:2])
-    assert "\ufffd" in rows[1]["text"]  # undecodable bytes shown as U+FFFD, never a crash
+    # undecodable bytes shown as U+FFFD, never a crash; each line scored as its decoded text
+    texts = [line.decode("utf-8", "replace") for line in raw.split(b"\n")[:-1]]
+    assert [r["text"] for r in rows] == texts and "\ufffd" in rows[1]["text"]
+    want = SentimentModel.load(tiny_model).predict(texts)
+    assert [r["label"] for r in rows] == [p.label for p in want]
+    assert [r["score"] for r in rows[:2]] == pytest.approx([p.score for p in want[:2]],
+                                                          abs=1e-6)
     # NUL is part of a word, as in TensorFlow: one word the vocabulary does not know
     assert rows[2]["label"] is None and rows[2]["reason"] == NO_KNOWN_WORDS
 

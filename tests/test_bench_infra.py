@@ -74,9 +74,10 @@ def test_every_script_is_a_benchmark_or_says_it_is_not() -> None:
 
 def test_discovery_finds_benchmarks_not_helpers_or_workers() -> None:
     names = [s.name for s in common.benchmarks(BENCH)]
-    assert {"peers", "seed_speed", "flops", "scaling", "serve_speed", "load"} <= set(names)
+    assert {"peers", "seed_speed", "flops", "scaling", "serve_speed", "load", "ngram_cv",
+            "review_lengths"} <= set(names)
     assert not {"common", "render", "__main__", "serving", "peer_keras", "peer_ours",
-                "peer_sklearn"} & set(names)
+                "peer_sklearn", "peer_spacy"} & set(names)
     orders = [s.order for s in common.benchmarks(BENCH)]
     assert orders == sorted(orders)
     assert [s.name for s in common.benchmarks(BENCH) if s.needs_cuda] == ["gpu"]

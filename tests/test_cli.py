@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import make_imdb
 
+from lstm_sentiment import SentimentModel
 from lstm_sentiment.cli import main
 
 TINY = ["--epochs", "2"]
@@ -62,18 +63,36 @@ def test_train_evaluate_predict_plot(capsys: pytest.CaptureFixture[str], tiny_im
     metrics = json.loads(out)
     assert code == 0 and metrics["split"] == "test" and metrics["n"] == 40
     assert sum(map(sum, metrics["confusion_matrix"])) == 40
-    assert 0.0 <= metrics["accuracy"] <= 1.0 and metrics["loss"] > 0
+    # the same model on the same reviews: what the training run recorded for its test split
+    model = SentimentModel.load(out_dir)
+    recorded = model.info["metrics"]["test"]
+    assert metrics["confusion_matrix"] == recorded["confusion_matrix"]
+    assert metrics["accuracy"] == recorded["accuracy"]
+    assert metrics["loss"] == pytest.approx(recorded["loss"], abs=1e-6)
 
     code, out, _ = run_cli(capsys, "predict", str(out_dir), "A great movie", "Awful!", "--json")
     rows = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and [r["text"] for r in rows] == ["A great movie", "Awful!"]
-    assert all(r["label"] in ("positive", "negative") and 0 <= r["score"] <= 1 for r in rows)
+    want = model.predict(["A great movie", "Awful!"])
+    assert [r["label"] for r in rows] == [p.label for p in want]
+    assert [r["score"] for r in rows] == pytest.approx([p.score for p in want], abs=1e-6)
     assert all((r["score"] > 0.5) == (r["label"] == "positive") for r in rows)
 
     monkeypatch.setattr(sys, "stdin", io.StringIO("first line\nsecond, line\n"))
     code, out, _ = run_cli(capsys, "predict", str(out_dir))
     assert code == 0 and [line.split("\t")[2] for line in out.splitlines()] == \
         ["first line", "second, line"]
+
+    # loosely calibrated scores get a note on stderr; well calibrated ones and --json do not
+    for ece, noted in ((0.09, True), (0.01, False), (None, False)):
+        monkeypatch.setattr(SentimentModel, "calibration_error", property(lambda self, e=ece: e))
+        code, out, err = run_cli(capsys, "predict", str(out_dir), "A great movie")
+        assert code == 0 and out.count("\n") == 1
+        assert ("loosely calibrated (validation ECE 0.09)" in err) == noted, err
+        code, _, err = run_cli(capsys, "predict", str(out_dir), "A great movie", "--json")
+        assert err == ""
+    monkeypatch.undo()
+    assert SentimentModel.load(out_dir).calibration_error is not None  # recorded at training
 
     png = tmp_path / "curves.png"
     code, _, _ = run_cli(capsys, "plot", str(out_dir), "--out", str(png))

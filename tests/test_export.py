@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from lstm_sentiment import artifact
+from lstm_sentiment import __version__, artifact
 from lstm_sentiment.config import ModelConfig, RunConfig
 from lstm_sentiment.export import INPUT, OUTPUT, export_onnx
 from lstm_sentiment.model import build
@@ -118,7 +118,16 @@ def test_export_command(tiny_model: Path, tmp_path: Path,
     out = tmp_path / "model.onnx"
     assert main(["export", str(tiny_model), "--format", "onnx", "--out", str(out)]) == 0
     assert capsys.readouterr().out.strip() == str(out)
-    assert out.stat().st_size > 1000
+    # the written file is the model: its probabilities (rows as the graph reads them) and the
+    # metadata a caller needs to feed it
+    model = SentimentModel.load(tiny_model)
+    _check(model, out, trim=True)
+    meta = _session(out).get_modelmeta().custom_metadata_map
+    assert json.loads(meta["labels"]) == model.labels
+    assert meta["sequence_length"] == str(model.config.text.sequence_length)
+    assert json.loads(meta["mask_padding"]) is model.config.model.mask_padding
+    assert meta["lstm_sentiment_version"] == __version__
+    assert "positive" in meta["output"]
 
 
 @pytest.mark.parametrize("hybrid", [True, False])

@@ -295,12 +295,15 @@ def test_predict_stdin_with_invalid_utf8(capsys: pytest.CaptureFixture[str],
                                                        errors=errors))
     code, out, err = run_cli(capsys, "predict", str(tiny_model))
     assert snapshot(tiny_model) == before
-    assert "internal error" not in err and "Traceback" not in err
-    if code == 2:  # refused as bad input: one line
-        assert_one_line_error(code, err, "")
-    else:  # or labelled like the training reader does (U+FFFD for undecodable bytes)
-        assert code == 0, err
-        assert len(out.strip().splitlines()) == 2
+    # whatever the stream's error handler, predict decodes the bytes itself as the training
+    # reader does: undecodable bytes become U+FFFD, and both lines are labelled (stderr holds
+    # at most the note on a loosely calibrated model, which the tiny one is)
+    assert code == 0
+    assert [line for line in err.splitlines() if "loosely calibrated" not in line] == []
+    texts = ["a great film", "bad \ufffd\ufffd bytes, awful"]
+    want = SentimentModel.load(tiny_model).predict(texts)
+    assert out.splitlines() == [f"{p.label}\t{p.score:.4f}\t{t}"
+                                for p, t in zip(want, texts, strict=True)]
 
 
 def test_model_from_a_newer_format_is_refused(capsys: pytest.CaptureFixture[str],

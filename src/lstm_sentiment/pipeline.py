@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,6 +74,7 @@ def run(config: RunConfig, out: Path, *, resume: bool = False, force: bool = Fal
     """
     out = Path(out)
     augment.check(config.train.augment)  # settings a run would only meet late, checked first
+    code = code_commit()  # before the run writes anything (the bundled model lives in src/)
     with distributed.session(device) as ctx:
         created = not out.exists()
         ctx.on_main(lambda: prepare_out(out, resume=resume, force=force))
@@ -87,6 +89,7 @@ def run(config: RunConfig, out: Path, *, resume: bool = False, force: bool = Fal
                                    resume=resume)
             info = train_network(network, config, prepared, out, ctx,
                                  log if ctx.is_main else _silent, resume=resume)
+            info["code"] = code
             return evaluate_and_save(network, config, prepared, info, out, ctx, log)
         except BaseException:
             if ctx.is_main and created and out.is_dir() and not any(out.iterdir()):
@@ -96,6 +99,22 @@ def run(config: RunConfig, out: Path, *, resume: bool = False, force: bool = Fal
 
 def _silent(_line: str) -> None:
     pass
+
+
+def code_commit() -> dict[str, Any]:
+    """The git commit of the code that trains, when it runs from a checkout, and whether its
+    package folder had uncommitted changes: what ties a folder's figures to a commit."""
+    here = str(Path(__file__).resolve().parent)
+    try:
+        head = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10)
+        status = subprocess.run(["git", "-C", here, "status", "--porcelain", "--", "."],
+                                capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None}
+    if head.returncode or status.returncode:  # an installed package, not a checkout
+        return {"commit": None}
+    return {"commit": head.stdout.strip(), "package_dirty": bool(status.stdout.strip())}
 
 
 # ------------------------------------------------------------------------------ 1. data
@@ -149,7 +168,8 @@ def read_data(config: RunConfig, ctx: Context, log: Log, *, keep_texts: bool,
     dtype = train_ids.dtype
     train_split = Split(torch.from_numpy(train_ids), torch.from_numpy(train.labels))
     if augmenting:
-        train_split = _augmented(config, train_split, texts, train.labels, encoder, log)
+        train_split = _augmented(config, train_split, texts, train.labels, train.class_names,
+                                 encoder, log)
     val_split = Split(torch.from_numpy(encoder.encode(val.texts, dtype)),
                       torch.from_numpy(val.labels))
     log(f"Vocabulary: {encoder.vocab_size} tokens; encoded in {time.perf_counter() - t0:.1f}s")
@@ -178,16 +198,22 @@ def _lexicon_provenance() -> dict[str, object]:
 
 
 def _augmented(config: RunConfig, split: Split, texts: list[str], labels: Any,
-               encoder: TextEncoder, log: Log) -> Split:
+               class_names: list[str], encoder: TextEncoder, log: Log) -> Split:
     """``split`` with the rows :mod:`lstm_sentiment.augment` makes from the training reviews."""
     from . import lexicon
 
+    names = [LABEL_NAMES.get(name, name).lower() for name in class_names]
+    if names != ["negative", "positive"]:  # the rules make negative and positive sentences
+        log(f"note: no augmented rows: the rules need classes negative and positive, not "
+            f"{', '.join(class_names)}")
+        return split
     rows, counts = augment.rows(config.train.augment, texts, labels.tolist(),
                                 lexicon.word_valences(), config.train.seed)
     log("Augmented: " + ", ".join(f"{n:,} {kind} rows" for kind, n in counts.items()))
     ids = torch.from_numpy(encoder.encode([t for t, _ in rows], split.ids.numpy().dtype))
     return Split(torch.cat([split.ids, ids]),
-                 torch.cat([split.labels, torch.tensor([y for _, y in rows])]))
+                 torch.cat([split.labels,
+                            torch.tensor([y for _, y in rows], dtype=split.labels.dtype)]))
 
 
 def derive(config: RunConfig, prepared: Prepared) -> RunConfig:

@@ -204,6 +204,13 @@ class SentimentModel(WithRuntime):
         self.head = head_for(len(labels))
         self._runner = Runner()  # what runs the network: see with_runtime
 
+    @property
+    def calibration_error(self) -> float | None:
+        """Expected calibration error (15 bins) on the validation split, as recorded when the
+        model was trained; None where the folder predates it."""
+        ece = self.info.get("metrics", {}).get("validation", {}).get("ece")
+        return None if ece is None else float(ece)
+
     # ---------------------------------------------------------------- loading and saving
 
     @classmethod

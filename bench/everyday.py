@@ -1,0 +1,153 @@
+"""Everyday English: variants of the accurate preset on validation and the checklist's dev half.
+
+Each variant is the full ``accurate`` pipeline with a few settings changed, trained on the
+22,500-review training split. It is scored on what choices may read: the 2,500-review validation
+split, the sentences of those validation reviews (each labelled by its review: a noisy stand-in
+for snippets, most sentences of a review carry no opinion), and the dev half of the behavioural
+suite (``lstm-sentiment check``; its test half and the official test split are never read here).
+Writes bench/results/everyday.json (docs/accurate.md shows the table).
+
+    python bench/everyday.py [--only NAME ...] [--seeds 1 2 ...] [--threads N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from common import default_source, preset_settings, spread, write
+
+from lstm_sentiment import augment, data
+from lstm_sentiment import config as cfg
+from lstm_sentiment.checklist import model_scorer, run_suite
+from lstm_sentiment.pipeline import run
+
+TITLE = "Accurate preset: everyday English"
+ORDER = 26
+DOCS = ("docs/accurate.md",)
+
+# name -> (what changes, {section.key: value}), each against the preset as it is now
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "preset": ("the accurate preset as shipped", {}),
+    "reviews-only": ("the preset before everyday English: punctuation text, no lexicon, no word "
+                     "dropout, no made rows",
+                     {"text.standardize": "punctuation", "text.lexicon": None,
+                      "model.lexicon": False, "model.word_dropout": 0.0, "train.augment": []}),
+    "no-negation": ("no negated twins", {"train.augment": []}),
+    "no-lexicon": ("no VADER words or valences", {"text.lexicon": None, "model.lexicon": False}),
+    "punctuation-text": ("punctuation standardization (emoji and elongation kept as they are)",
+                         {"text.standardize": "punctuation"}),
+    "no-word-dropout": ("no word dropout", {"model.word_dropout": 0.0}),
+    "degree-contrast": ("negated twins plus weakened (degree) and contrast rows",
+                        {"train.augment": ["negation", "degree", "contrast"]}),
+    "sentences": ("negated twins plus every training sentence labelled by its review",
+                  {"train.augment": ["sentences", "negation"]}),
+}
+# the capabilities shown in the table (all are in the results file)
+SHOWN = ("negated_positive", "negated_negative", "contrast", "intensity", "informal", "emoji",
+         "domains", "typos")
+
+
+def configure(overrides: dict[str, Any], source: str, seed: int, quick: bool) -> cfg.RunConfig:
+    config = cfg.preset("accurate")
+    config.data.source = source
+    config.train.seed = seed
+    for key, value in overrides.items():
+        section, name = key.split(".")
+        setattr(getattr(config, section), name, value)
+    if quick:
+        config.train.epochs = 1
+    return config
+
+
+def validation_sentences(source: str) -> tuple[list[str], np.ndarray]:
+    d = cfg.preset("accurate").data
+    split = data.load(data.fetch(source), "validation", d.validation_split, d.split_seed)
+    pairs = list(augment.review_sentences(list(split.texts), split.labels.tolist()))
+    return [t for t, _ in pairs], np.array([y for _, y in pairs])
+
+
+def measure(model: Any, sentences: tuple[list[str], np.ndarray]) -> dict[str, Any]:
+    report = run_suite(model_scorer(model), "dev")
+    p = model.read(sentences[0]).probabilities[:, model.labels.index("positive")]
+    metrics = model.info["metrics"]
+    return {"validation_accuracy": metrics["validation"]["accuracy"],
+            "validation_ece": metrics["validation"].get("ece"),
+            "parts": {k: v.get("validation") for k, v in metrics.get("parts", {}).items()},
+            "validation_sentences": float(np.mean((p > 0.5) == sentences[1])),
+            "dev": round(report.rate, 4), "dev_ece": report.ece,
+            "dev_capabilities": {k: round(v["pass_rate"], 4)
+                                 for k, v in report.capabilities.items()}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--source", default=default_source())
+    ap.add_argument("--only", nargs="+", choices=sorted(VARIANTS), help="run these variants")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[1])
+    ap.add_argument("--quick", action="store_true", help="the preset alone, one epoch")
+    ap.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    args = ap.parse_args()
+    names = args.only or (["preset"] if args.quick else list(VARIANTS))
+    sentences = validation_sentences(args.source)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            for seed in args.seeds:
+                what, overrides = VARIANTS[name]
+                config = configure(overrides, args.source, seed, args.quick)
+                config.train.threads = args.threads
+                t0 = time.perf_counter()
+                model = run(config, Path(tmp) / f"{name}-{seed}", evaluate_test=False,
+                            log=lambda line, tag=name: print(f"[{tag}]", line, flush=True))
+                rows.append({"name": name, "change": what, "overrides": overrides,
+                             "seed": seed, "seconds": time.perf_counter() - t0,
+                             **measure(model, sentences)})
+                print(f"{name} seed {seed}: validation {rows[-1]['validation_accuracy']:.4f}, "
+                      f"dev {rows[-1]['dev']:.4f}", flush=True)
+    write("everyday" + ("_quick" if args.quick else ""),
+          {"quick": args.quick, "threads": args.threads, "seeds": args.seeds, "rows": rows,
+           "preset_config": preset_settings("accurate")})
+
+
+def render(r: dict[str, Any]) -> str:
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for row in r["rows"]:
+        by_name.setdefault(row["name"], []).append(row)
+    seeds = r.get("seeds", [1])
+    lines = [f"Variants of the accurate preset, seed{'s' if len(seeds) > 1 else ''} "
+             f"{', '.join(map(str, seeds))}; validation split, the sentences of validation "
+             "reviews (labelled by their review) and the checklist's dev half only "
+             "(the test half and the official test split are not read). Where a variant has "
+             "several seeds, a cell is their mean.", "",
+             "| variant | change | validation | val. sentences | dev half | " +
+             " | ".join(c.replace("_", " ") for c in SHOWN) + " | s |",
+             "|---|---|---|---|---|" + "---|" * len(SHOWN) + "---|"]
+
+    def mean(rows: list[dict[str, Any]], get: Any) -> float:
+        return float(np.mean([get(x) for x in rows]))
+
+    for name, rows in by_name.items():
+        caps = " | ".join(f"{mean(rows, lambda x, c=c: x['dev_capabilities'][c]):.3f}"
+                          for c in SHOWN)
+        lines.append(f"| {name} | {rows[0]['change']} | "
+                     f"{mean(rows, lambda x: x['validation_accuracy']):.4f} | "
+                     f"{mean(rows, lambda x: x['validation_sentences']):.3f} | "
+                     f"{mean(rows, lambda x: x['dev']):.3f} | {caps} | "
+                     f"{mean(rows, lambda x: x['seconds']):.0f} |")
+    for name, rows in by_name.items():
+        if len(rows) > 1:
+            lines.append(f"\n{name}: validation {spread([x['validation_accuracy'] for x in rows])}"
+                         f"; dev half {spread([x['dev'] for x in rows], fmt='{:.3f}')}")
+    if r.get("preset_config") != preset_settings("accurate"):
+        lines += ["", "The preset has changed since this table was measured: its `preset` row is "
+                  "the preset as it was then. Rerun `python bench/everyday.py`."]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
