@@ -243,13 +243,23 @@ def _refused(*args: object, **kwargs: object) -> None:
                        "request on PyTorch GitHub: https://github.com/pytorch/pytorch/issues.")
 
 
-@pytest.mark.parametrize("failure", ["export", "probe"])
+def _no_kernel(*args: object, **kwargs: object) -> None:
+    raise RuntimeError("[ONNXRuntimeError] : 9 : NOT_IMPLEMENTED : Could not find an "
+                       "implementation for LabelEncoder(4) node with name 'LabelEncoder_7'")
+
+
+MESSAGES = {"export": "aten::valence", "session": "LabelEncoder(4)", "probe": "differ"}
+
+
+@pytest.mark.parametrize("failure", list(MESSAGES))
 def test_where_the_graph_cannot_stand_in_auto_runs_torch_and_onnxruntime_refuses(
         failure: str, tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from lstm_sentiment import export
 
     if failure == "export":  # the exporter refuses a layer
         monkeypatch.setattr(export, "onnx_graph", _refused)
+    elif failure == "session":  # onnxruntime has no kernel for an operator of the graph
+        monkeypatch.setattr(runtime.OnnxNetwork, "session", _no_kernel)
     else:  # the graph runs but its logits are not the network's
         real = runtime.OnnxNetwork.__call__
         monkeypatch.setattr(runtime.OnnxNetwork, "__call__",
@@ -265,7 +275,7 @@ def test_where_the_graph_cannot_stand_in_auto_runs_torch_and_onnxruntime_refuses
     with pytest.raises(UserError, match="onnxruntime runtime cannot run this model") as refused:
         SentimentModel.load(tiny_model, runtime="onnxruntime")
     assert "\n" not in str(refused.value)
-    assert ("aten::valence" if failure == "export" else "differ") in str(refused.value)
+    assert MESSAGES[failure] in str(refused.value) and MESSAGES[failure] in model.runtime_note
 
 
 def test_the_commands_run_on_torch_where_auto_cannot_use_onnxruntime(

@@ -164,7 +164,7 @@ class OnnxNetwork:
             self._graph = onnx_graph(network, labels, sequence_length, logits=True,
                                      hashed=True).SerializeToString()
             self._sessions.clear()
-            if not self._agrees(network, probe):
+            if not self._agrees(network, probe, fresh=True):
                 raise RuntimeError("the exported graph's logits differ from the network's")
             self._write_cache()
 
@@ -189,13 +189,17 @@ class OnnxNetwork:
         except (OSError, UserError):
             self.path = None  # an unwritable cache only costs the export next time
 
-    def _agrees(self, network: Network, probe: torch.Tensor) -> bool:
+    def _agrees(self, network: Network, probe: torch.Tensor, *, fresh: bool = False) -> bool:
+        """Whether the graph gives the network's logits on ``probe``; a ``fresh`` graph (just
+        exported) that onnxruntime cannot run raises onnxruntime's error, which says why."""
         import torch
 
         try:
             got = self(probe, threads=1)
         except Exception:  # onnxruntime refuses a damaged file with its own exception types
             self._sessions.clear()
+            if fresh:
+                raise
             return False
         before = torch.get_num_threads()
         torch.set_num_threads(1)  # a few short rows: one thread, no waiting on others
