@@ -10,10 +10,10 @@ Runtimes
     long text's windows are still combined by their logits), run by an ONNX Runtime
     ``InferenceSession``; the same probabilities within 1e-5. ``auto`` (the default), where
     onnxruntime is installed: batches of up to :data:`AUTO_MAX_ROWS` rows (single reviews,
-    small requests) run on ONNX Runtime, larger ones on PyTorch, each where it was the faster
-    for both presets (docs/runtime.md); without onnxruntime, torch. Only the network's forward
-    call on a batch of ids changes (:class:`Runner`): encoding, windows and their combining are
-    the model's own, whichever runtime runs.
+    small requests) run on ONNX Runtime, where it is the faster for both presets, larger ones
+    on PyTorch (docs/runtime.md has the measurements); without onnxruntime, torch. Only the
+    network's forward call on a batch of ids changes (:class:`Runner`): encoding, windows and
+    their combining are the model's own, whichever runtime runs.
 
 When the graph cannot stand in for the network
     (the exporter refuses a layer, onnxruntime refuses the graph, or the probe below finds
@@ -68,8 +68,8 @@ AUTO = "auto"
 RUNTIMES = (AUTO, TORCH, ONNXRUNTIME)
 DEFAULT = AUTO
 # auto: batches of up to this many rows run on ONNX Runtime, larger ones on PyTorch. ONNX
-# Runtime has less overhead per call; oneDNN's LSTM kernel, PyTorch's, is the faster on many
-# rows (docs/runtime.md).
+# Runtime has less overhead per call; on many rows oneDNN's LSTM kernel, PyTorch's, was the
+# faster on one machine and not on another, so large batches keep PyTorch (docs/runtime.md).
 AUTO_MAX_ROWS = 8
 RUNTIME_HELP = ("what runs the network: torch, onnxruntime (the network exported once to "
                 "ONNX and cached; the same results within 1e-5), or auto: onnxruntime for "
