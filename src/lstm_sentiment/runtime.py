@@ -23,7 +23,7 @@ When the graph cannot stand in for the network
     after it run on PyTorch, so ``auto`` never fails where ``torch`` would not.
 
 The cache
-    Exporting takes seconds (the bundled model: about two), so the graph is kept in
+    Exporting takes seconds (bench/runtime_speed.py times loading), so the graph is kept in
     ``<cache>/onnx/<key>.onnx`` (``lstm_sentiment.sources.cache_dir()``, ``$LSTM_SENTIMENT_CACHE``)
     and a second load reads it. The key is a sha256 of what makes the graph: the weights, the
     model and text settings, the labels, this package's, torch's and the opset's versions

@@ -277,8 +277,8 @@ class Ops:
 
 
 def _new_id() -> str:
-    # ids need to be unique, not unguessable; os.urandom (uuid4) took ~0.1 ms a call on a
-    # busy VM, a tenth of a request's time
+    # ids need to be unique, not unguessable; uuid4 reads os.urandom, a system call per
+    # request, which a busy VM makes slow
     return f"{random.getrandbits(128):032x}"
 
 
