@@ -57,7 +57,8 @@ RESULTS = ROOT / "bench" / "results"  # where results live unless $LSTM_SENTIMEN
 SHARED_ARCHIVE = ROOT.parent / "shared" / "data" / "aclImdb_v1.tar.gz"
 # batch scoring targets, reviews/s with reading, tokenizing and writing included (serve_speed,
 # accurate and score_parts state them)
-SCORE_TARGETS = {"seed": 30_000, "accurate": 2_000}
+# issue 21: reviews/s of `score` on 2 cores (the seed's moonshot: 30,000)
+SCORE_TARGETS = {"seed": 20_000, "accurate": 4_000}
 MIN_SPREAD = 5  # fewest values a sd is given for: fewer say little about the spread
 # distributions whose versions a result always records, and those it records when imported
 CORE_LIBRARIES = ("torch", "numpy", "tokenizers")
