@@ -5,7 +5,9 @@
 hold it equal to ``tokenizer.json`` run by Hugging Face ``tokenizers`` (``encode_batch``). This
 measures both routes on the validation reviews of the tutorial's split, for each standardization,
 with the vocabulary learned from the training reviews, and, for the punctuation route, spacing
-out only the marks a text has against trying every mark and against one regular expression.
+out only the marks a text has against trying every mark and against one regular expression;
+for the everyday route, its emoji and letter-run steps as shipped (``str.translate``, an array
+test for runs) against regular expressions for both.
 Writes bench/results/encode_speed.json.
 
     python bench/encode_speed.py [--quick]
@@ -22,9 +24,9 @@ from typing import Any
 
 from common import default_source, write
 
-from lstm_sentiment import data
+from lstm_sentiment import data, lexicon
 from lstm_sentiment.config import TextConfig
-from lstm_sentiment.text import STANDARDIZATIONS, WORDS, TextEncoder
+from lstm_sentiment.text import PICTOGRAPHS, PRESENTATION, STANDARDIZATIONS, WORDS, TextEncoder
 
 TITLE = "Encoding speed"
 ORDER = 58
@@ -51,6 +53,24 @@ def _every_mark(text: str) -> list[bytes]:
 def _one_regex(text: str) -> list[bytes]:
     raw = text.encode("utf-8", "surrogatepass").lower().replace(b"<br />", b" ")
     return _MARK_RE.sub(rb" \1 ", raw).split()
+
+
+def _everyday_regex(text: str) -> list[bytes]:
+    """The everyday words with regular expressions for the emoji (one class of every emoji)
+    and for runs of a letter (searched in every text): the same words, by the slower way."""
+    if not text.isascii():
+        text = _EMOJI.sub(lambda m: f" {_NAMES[m.group()]} ", _PRESENTATION.sub("", text))
+        text = _PICTOGRAPH.sub(r" \g<0> ", text)
+    joined = b" ".join(WORDS["punctuation"](text))
+    if _RUNS.search(joined):
+        return _RUNS.sub(rb"\1\1", joined).split()
+    return joined.split()
+
+
+_NAMES = lexicon.emoji_names()
+_EMOJI = re.compile("[" + "".join(re.escape(e) for e in _NAMES) + "]")
+_PRESENTATION, _PICTOGRAPH = re.compile(PRESENTATION), re.compile(PICTOGRAPHS)
+_RUNS = re.compile(rb"([a-z])\1\1+")
 
 
 def main() -> None:
@@ -80,6 +100,14 @@ def main() -> None:
     result["punctuation_words_us"] = {
         label: 1e6 * fastest(lambda f=fn: [f(t) for t in texts]) / len(texts)
         for label, fn in words.items()}
+    shipped = [WORDS["everyday"](t) for t in texts]
+    if shipped != [_everyday_regex(t) for t in texts]:
+        raise SystemExit("the two everyday routes gave different words")
+    everyday = {"as shipped (str.translate, an array test for runs)": WORDS["everyday"],
+                "regular expressions for emoji and runs": _everyday_regex}
+    result["everyday_words_us"] = {
+        label: 1e6 * fastest(lambda f=fn: [f(t) for t in texts]) / len(texts)
+        for label, fn in everyday.items()}
     write("encode_speed" + ("_quick" if args.quick else ""), result)
 
 
@@ -95,6 +123,10 @@ def render(r: dict[str, Any]) -> str:
     lines += ["", "Splitting a review into the punctuation standardization's words "
               "(µs per review):", "", "| how the marks are spaced out | µs |", "|---|---|"]
     lines += [f"| {label} | {us:.1f} |" for label, us in r["punctuation_words_us"].items()]
+    if "everyday_words_us" in r:
+        lines += ["", "Splitting a review into the everyday standardization's words, the same "
+                  "words either way (µs per review):", "", "| how | µs |", "|---|---|"]
+        lines += [f"| {label} | {us:.1f} |" for label, us in r["everyday_words_us"].items()]
     return "\n".join(lines)
 
 

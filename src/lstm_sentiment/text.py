@@ -196,8 +196,23 @@ def _emoji() -> dict[str, str]:
 
 
 @cache
-def _emoji_pattern() -> re.Pattern[str]:
-    return re.compile("[" + "".join(re.escape(e) for e in _emoji()) + "]")
+def _emoji_table() -> dict[int, str]:
+    # each emoji of the list is one code point: str.translate replaces them all in one C pass,
+    # where a regular expression's class of 1,212 of them tried each at every character
+    # (bench/encode_speed.py)
+    return {ord(e): f" {name} " for e, name in _emoji().items()}
+
+
+_LETTER = np.zeros(256, dtype=bool)
+_LETTER[ord("a") : ord("z") + 1] = True
+
+
+def _has_run(raw: bytes) -> bool:
+    """Whether ``raw`` has three of a letter in a row: compared as arrays, which is faster than
+    the regular expression's back-reference tried at every position (bench/encode_speed.py);
+    the expression then only runs on the rare text that has one."""
+    a = np.frombuffer(raw, dtype=np.uint8)
+    return bool((_LETTER[a[2:]] & (a[2:] == a[1:-1]) & (a[1:-1] == a[:-2])).any())
 
 
 def _everyday_words(text: str, limit: int | None = None) -> list[bytes]:
@@ -206,13 +221,11 @@ def _everyday_words(text: str, limit: int | None = None) -> list[bytes]:
     VADER's list names replaced by its name and other pictographs spaced out; then, on the
     bytes, runs of three or more of a letter cut to two."""
     if not text.isascii():
-        names = _emoji()
-        text = _emoji_pattern().sub(lambda m: f" {names[m.group()]} ",
-                                    _PRESENTATION.sub("", text))
+        text = _PRESENTATION.sub("", text).translate(_emoji_table())
         text = _PICTOGRAPH.sub(r" \g<0> ", text)
     words = _punctuation_words(text)
     joined = b" ".join(words)
-    if _RUNS.search(joined):  # rare: elongated words
+    if _has_run(joined):  # rare: elongated words
         words = _RUNS.sub(rb"\1\1", joined).split()
     return words if limit is None else words[:limit]
 
