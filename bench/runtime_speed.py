@@ -47,6 +47,7 @@ from lstm_sentiment.predict import SentimentModel
 from lstm_sentiment.score import score_file
 
 TITLE = "PyTorch or ONNX Runtime"
+DOCS = ("docs/runtime.md",)
 ORDER = 71
 RUNTIMES = ("torch", "onnxruntime", "auto")
 
