@@ -17,9 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import default_source, preset_settings, write
+from common import default_source, preset_settings, preset_with, write
 
-from lstm_sentiment import config as cfg
 from lstm_sentiment.pipeline import run
 
 TITLE = "Accurate preset: ablations"
@@ -49,17 +48,6 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def configure(overrides: dict[str, Any], source: str, quick: bool) -> cfg.RunConfig:
-    config = cfg.preset("accurate")
-    config.data.source = source
-    for key, value in overrides.items():
-        section, name = key.split(".")
-        setattr(getattr(config, section), name, value)
-    if quick:
-        config.train.epochs = 1
-    return config
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--source", default=default_source())
@@ -72,7 +60,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             what, overrides = VARIANTS[name]
-            config = configure(overrides, args.source, args.quick)
+            config = preset_with("accurate", overrides, args.source, quick=args.quick)
             config.train.threads = args.threads
             t0 = time.perf_counter()
             model = run(config, Path(tmp) / name, evaluate_test=False,

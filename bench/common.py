@@ -387,6 +387,36 @@ def median_ms(fn: Any, repeats: int = 20, warmup: int = 1) -> float:
     return 1e3 * statistics.median(times)
 
 
+def fastest(work: Any, repeats: int = 3) -> float:
+    """The fastest of ``repeats`` timed calls of ``work()`` (seconds): the least disturbed run."""
+    import time
+
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def preset_with(name: str, overrides: dict[str, Any], source: str, *, seed: int | None = None,
+                quick: bool = False) -> Any:
+    """Preset ``name`` with ``{"section.field": value}`` overrides, on ``source``; ``quick``: one
+    epoch."""
+    from lstm_sentiment import config as cfg
+
+    config = cfg.preset(name)
+    config.data.source = source
+    if seed is not None:
+        config.train.seed = seed
+    for key, value in overrides.items():
+        section, field = key.split(".")
+        setattr(getattr(config, section), field, value)
+    if quick:
+        config.train.epochs = 1
+    return config
+
+
 def dump(payload: dict[str, Any], out: str | None) -> None:
     """A worker's result: JSON to ``out`` when given, else to stdout."""
     text = json.dumps(payload, indent=2) + "\n"

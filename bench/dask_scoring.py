@@ -29,7 +29,7 @@ from typing import Any
 
 import dask.dataframe as dd
 import distributed
-from common import default_source, write
+from common import default_source, fastest, write
 from serving import seed_model
 
 from lstm_sentiment.dask_scoring import model_for, score_dataframe
@@ -41,14 +41,6 @@ DOCS = ("docs/scale-out.md",)
 # (Dask workers, threads per worker, PyTorch threads per worker)
 LAYOUTS = ((1, 1, 1), (2, 1, 1), (1, 2, 1), (1, 1, 2))
 
-
-def fastest(work: Any, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def _torch_threads() -> int:

@@ -18,11 +18,9 @@ from __future__ import annotations
 import argparse
 import re
 import string
-import time
-from collections.abc import Callable
 from typing import Any
 
-from common import default_source, write
+from common import default_source, fastest, write
 
 from lstm_sentiment import data, lexicon
 from lstm_sentiment.config import TextConfig
@@ -33,14 +31,6 @@ ORDER = 58
 MARKS = string.punctuation.encode()
 _MARK_RE = re.compile(b"([" + re.escape(MARKS) + b"])")
 
-
-def fastest(work: Callable[[], Any], repeats: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def _every_mark(text: str) -> list[bytes]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import default_source, preset_settings, spread, write
+from common import default_source, preset_settings, preset_with, spread, write
 
 from lstm_sentiment import augment, data
 from lstm_sentiment import config as cfg
@@ -50,18 +50,6 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 # the capabilities shown in the table (all are in the results file)
 SHOWN = ("negated_positive", "negated_negative", "contrast", "intensity", "informal", "emoji",
          "domains", "typos")
-
-
-def configure(overrides: dict[str, Any], source: str, seed: int, quick: bool) -> cfg.RunConfig:
-    config = cfg.preset("accurate")
-    config.data.source = source
-    config.train.seed = seed
-    for key, value in overrides.items():
-        section, name = key.split(".")
-        setattr(getattr(config, section), name, value)
-    if quick:
-        config.train.epochs = 1
-    return config
 
 
 def validation_sentences(source: str) -> tuple[list[str], np.ndarray]:
@@ -99,7 +87,8 @@ def main() -> None:
         for name in names:
             for seed in args.seeds:
                 what, overrides = VARIANTS[name]
-                config = configure(overrides, args.source, seed, args.quick)
+                config = preset_with("accurate", overrides, args.source, seed=seed,
+                                     quick=args.quick)
                 config.train.threads = args.threads
                 t0 = time.perf_counter()
                 model = run(config, Path(tmp) / f"{name}-{seed}", evaluate_test=False,

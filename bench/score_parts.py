@@ -31,13 +31,11 @@ import io
 import json
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
-from common import SCORE_TARGETS, default_source, met, run_child, target, write
+from common import SCORE_TARGETS, default_source, fastest, met, run_child, target, write
 from serving import seed_model
 
 from lstm_sentiment import score, streams, tables
@@ -48,14 +46,6 @@ TITLE = "Batch scoring speed"
 ORDER = 65
 NAMES = ("label", "score", "error")
 
-
-def fastest(work: Callable[[], Any], repeats: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def read_rows(path: Path) -> list[list[tables.Row]]:
