@@ -25,10 +25,31 @@ def test_sentences_split_on_ends_and_breaks_and_drop_short_ones() -> None:
 
 @pytest.mark.parametrize(("sentence", "negated", "labels"), [
     ("The plot was dull.", {"The plot was not dull.", "The plot wasn't dull.",
-                            "The plot was never dull."}, (0, 1)),
+                            "The plot was never dull.", "The plot was not dull at all.",
+                            "The plot wasn't dull at all.", "Nothing about the plot was dull.",
+                            "No part of the plot was dull."}, (0, 1)),
     ("The ending was very good!", {"The ending was not very good!",
                                    "The ending wasn't very good!",
-                                   "The ending was never very good!"}, (1, 0)),
+                                   "The ending was never very good!",
+                                   "The ending was not very good at all!",
+                                   "The ending wasn't very good at all!",
+                                   "Nothing about the ending was very good!",
+                                   "No part of the ending was very good!"}, (1, 0)),
+    ("The actors were great in it.", {"The actors were not great in it.",
+                                      "The actors weren't great in it.",
+                                      "The actors were never great in it.",
+                                      "None of the actors were great in it.",
+                                      "Not one of the actors were great in it."}, (1, 0)),
+    ("It was great.", {"It was not great.", "It wasn't great.", "It was never great.",
+                       "It was not great at all.", "It wasn't great at all.",
+                       "Nothing about it was great.", "No part of it was great."}, (1, 0)),
+    # a long subject is no quantifier's: only the verb is negated
+    ("The man in the back row was dull.", {"The man in the back row was not dull.",
+                                           "The man in the back row wasn't dull.",
+                                           "The man in the back row was never dull.",
+                                           "The man in the back row was not dull at all.",
+                                           "The man in the back row wasn't dull at all."},
+     (0, 1)),
     ("I loved every minute of it.", {"I did not love every minute of it.",
                                      "I didn't love every minute of it.",
                                      "I never loved every minute of it."}, (1, 0)),
@@ -40,7 +61,7 @@ def test_sentences_split_on_ends_and_breaks_and_drop_short_ones() -> None:
 ])
 def test_negation_rules(sentence: str, negated: set[str], labels: tuple[int, int]) -> None:
     seen = set()
-    for seed in range(12):
+    for seed in range(80):
         found = augment.negated(sentence, VALENCES, np.random.default_rng(seed))
         assert found is not None
         assert (found[0], found[2]) == labels

@@ -21,8 +21,10 @@ is made from the training split only:
   the label is the second's, the clause a contrast leads to.
 
 The negation rules: a copula (is, was, seems, ...) before the word, with at most one adverb or
-article between, gets "not" after it, or becomes its contraction ("wasn't"), or gets "never";
-a verb after a subject pronoun is negated with "do" ("I loved it": "I did not love it", "I
+article between, gets "not" after it (sometimes "... at all" when the word ends the sentence),
+or becomes its contraction ("wasn't"), or gets "never", or, after a short definite subject,
+the negation moves into the subject ("The plot was dull": "Nothing about the plot was dull",
+"The actors were great": "None of the actors were great"); a verb after a subject pronoun is negated with "do" ("I loved it": "I did not love it", "I
 didn't love it", "I never loved it"; "she likes it": "she doesn't like it"); each pair's form is
 chosen by a seeded draw. Sentences that fit no rule give no pair.
 """
@@ -54,6 +56,11 @@ CONTRACTIONS = {"is": "isn't", "was": "wasn't", "are": "aren't", "were": "weren'
 SUBJECTS = {"i", "we", "they", "you"}
 THIRD_PERSON = {"he", "she"}
 OPINION_VERBS = {"like", "likes", "liked"}  # no opinion after a copula, one after a subject
+DETERMINERS = {"the", "this", "that", "these", "those", "his", "her", "their", "its", "my",
+               "our", "your"}
+# a negation may sit in the subject rather than by the verb; singular and plural copulas
+QUANTIFIERS = (("Nothing about", "No part of"), ("None of", "Not one of"))
+PLURAL = {"are", "were"}
 
 
 def sentences(text: str) -> list[str]:
@@ -89,7 +96,8 @@ def negated(sentence: str, valences: dict[str, float],
     if len(rated) != 1 or abs(valences[low[rated[0]]]) < STRONG:
         return None
     i = rated[0]
-    out = _negate_at(tokens, low, i, valences, int(rng.integers(3)))
+    rule, lead, at_all = int(rng.integers(4)), int(rng.integers(2)), bool(rng.random() < 0.3)
+    out = _negate_at(tokens, low, i, valences, rule, lead, at_all)
     if out is None:
         return None
     text = re.sub(r" ([.,!?;:)])", r"\1", " ".join(out))
@@ -98,17 +106,26 @@ def negated(sentence: str, valences: dict[str, float],
 
 
 def _negate_at(tokens: list[str], low: list[str], i: int, valences: dict[str, float],
-               rule: int) -> list[str] | None:
-    """``tokens`` with the rated word at ``i`` negated by the ``rule``-th form that fits."""
+               rule: int, lead: int = 0, at_all: bool = False) -> list[str] | None:
+    """``tokens`` with the rated word at ``i`` negated by the ``rule``-th form that fits; a
+    quantifier form takes the ``lead``-th of its leads, and a "not" at the end of a sentence
+    may take "at all" after its word."""
     j = i - 1
     if j >= 0 and low[j] in BETWEEN:
         j -= 1
     if j >= 0 and low[j] in COPULAS:  # "was dull": "was not dull", "wasn't dull", "was never"
+        if rule == 3 and _subject(low[:j]):  # "Nothing about the plot was dull."
+            return [QUANTIFIERS[low[j] in PLURAL][lead], low[0], *tokens[1:]]
         if rule == 1 and low[j] in CONTRACTIONS:
-            return [*tokens[:j], CONTRACTIONS[low[j]], *tokens[j + 1:]]
-        return [*tokens[: j + 1], "never" if rule == 2 else "not", *tokens[j + 1:]]
+            out, after = [*tokens[:j], CONTRACTIONS[low[j]], *tokens[j + 1:]], i + 1
+        else:
+            out, after = [*tokens[: j + 1], "never" if rule == 2 else "not", *tokens[j + 1:]], i + 2
+        if at_all and rule != 2 and (after == len(out) or not out[after][0].isalnum()):
+            out[after:after] = ["at", "all"]  # "was not dull at all."
+        return out
     if i == 0 or low[i - 1] not in SUBJECTS | THIRD_PERSON:
         return None
+    rule = rule % 3  # the quantifier form is the copula's alone
     word, head, tail = low[i], tokens[:i], tokens[i + 1:]
     if word.endswith("ed"):  # "I loved it": "I did not love it", "I didn't love it", "never"
         base = next((b for b in (word[:-1], word[:-2]) if b in valences), None)
@@ -121,6 +138,13 @@ def _negate_at(tokens: list[str], low: list[str], i: int, valences: dict[str, fl
             return None
         return [*head, *(["does", "not"] if rule == 0 else ["doesn't"]), base, *tail]
     return [*head, *(["do", "not"] if rule == 0 else ["don't"]), tokens[i], *tail]
+
+
+def _subject(np_: list[str]) -> bool:
+    """Whether the words before a copula are a short definite subject ("the plot", "this
+    film", "it") that a quantifier can take in ("Nothing about the plot was ...")."""
+    return (np_ == ["it"] or 2 <= len(np_) <= 4 and np_[0] in DETERMINERS
+            and all(t.isalpha() for t in np_))
 
 
 KINDS = ("sentences", "negation", "degree", "contrast")
