@@ -117,8 +117,8 @@ def evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-# a model whose validation ECE is above this gets a note where its scores are printed (the seed
-# preset's is about 0.09, the accurate preset's about 0.01)
+# a model whose validation ECE is above this gets a note where its scores are printed (docs/
+# presets.md gives each preset's)
 LOOSE_CALIBRATION = 0.05
 
 
