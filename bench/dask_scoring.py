@@ -42,11 +42,16 @@ DOCS = ("docs/scale-out.md",)
 LAYOUTS = ((1, 1, 1), (2, 1, 1), (1, 2, 1), (1, 1, 2))
 
 
-
 def _torch_threads() -> int:
     import torch
 
     return torch.get_num_threads()
+
+
+def _warm(model: str) -> None:
+    """Load the model on a worker (model_for caches it); the model itself stays there, as it
+    cannot travel back (it holds locks)."""
+    model_for(model)
 
 
 def on_cluster(src: Path, model: Path, out: Path, layout: tuple[int, int, int],
@@ -61,7 +66,7 @@ def on_cluster(src: Path, model: Path, out: Path, layout: tuple[int, int, int],
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=threads,
                                   processes=True, dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
-        client.run(model_for, str(model))  # torch's import and the load, once per worker
+        client.run(_warm, str(model))  # torch's import and the load, once per worker
         start = time.perf_counter() - t0
         threads_seen = client.submit(_torch_threads, pure=False).result()
 
