@@ -157,7 +157,7 @@ def render(r: dict[str, Any]) -> str:
             f"{r['server_rss_mb_before']:.0f} → {r['server_rss_mb_after']:.0f} MB, growth "
             f"{rss}." + (f" Over the second half: {r['rss_growth_second_half_percent']:+.1f} % "
                          f"(after a {r['warmup_seconds']:.0f} s warm-up at the same load; "
-                         "soak.png draws the series)."
+                         "bench/results/soak.png draws the series)."
                          if "rss_growth_second_half_percent" in r else ""))
 
 
