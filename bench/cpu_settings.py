@@ -1,0 +1,102 @@
+"""The seed preset's epoch under the CPU-library settings that behave differently on AMD and Intel.
+
+The seed preset's epoch was 4.7x faster than Keras's on a 2-core Intel Xeon and 3.0x on a 2-core
+AMD EPYC. PyTorch's CPU wheel does its matrix products with Intel's MKL and oneDNN, and its own
+kernels pick an instruction set at start; all three dispatch on the CPU they find, and glibc's
+allocator serves the many small tensors of a recurrent step. This reruns ``bench/seed_speed.py``
+(2 timed epochs per padding mode, in a child process with its results kept apart) under each
+setting, one at a time, and writes bench/results/cpu_settings.json:
+
+- the defaults;
+- MKL limited to AVX2 (``MKL_ENABLE_INSTRUCTIONS=AVX2``);
+- oneDNN limited to AVX2 (``ONEDNN_MAX_CPU_ISA=AVX2``);
+- PyTorch's own kernels limited to AVX2 (``ATEN_CPU_CAPABILITY=avx2``);
+- OpenMP threads that sleep at once when idle (``OMP_WAIT_POLICY=PASSIVE``);
+- jemalloc or tcmalloc in place of glibc's allocator (``LD_PRELOAD``), where installed;
+- one thread instead of two.
+
+    python bench/cpu_settings.py [--epochs 2] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from common import RESULTS_ENV, default_source, write
+
+TITLE = "Seed epoch under CPU-library settings"
+ORDER = 41
+HERE = Path(__file__).resolve().parent
+LIBS = Path("/usr/lib/x86_64-linux-gnu")
+
+# name -> (environment added, extra arguments to seed_speed.py)
+SETTINGS: dict[str, tuple[dict[str, str], list[str]]] = {
+    "defaults": ({}, []),
+    "MKL AVX2": ({"MKL_ENABLE_INSTRUCTIONS": "AVX2"}, []),
+    "oneDNN AVX2": ({"ONEDNN_MAX_CPU_ISA": "AVX2"}, []),
+    "ATen AVX2": ({"ATEN_CPU_CAPABILITY": "avx2"}, []),
+    "OpenMP passive": ({"OMP_WAIT_POLICY": "PASSIVE"}, []),
+    "jemalloc": ({"LD_PRELOAD": str(LIBS / "libjemalloc.so.2")}, []),
+    "tcmalloc": ({"LD_PRELOAD": str(LIBS / "libtcmalloc_minimal.so.4")}, []),
+    "1 thread": ({}, ["--threads", "1"]),
+}
+
+
+def measure(env: dict[str, str], args: list[str], source: str, epochs: int,
+            quick: bool) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, str(HERE / "seed_speed.py"), "--source", source,
+               "--epochs", str(epochs), *args, *(["--quick"] if quick else [])]
+        subprocess.run(cmd, env={**os.environ, **env, RESULTS_ENV: tmp}, check=True,
+                       stdout=subprocess.DEVNULL)
+        name = "seed_speed_quick.json" if quick else "seed_speed.json"
+        r = json.loads((Path(tmp) / name).read_text())
+    return {mode: r[mode]["epoch_seconds"] for mode in ("masked", "read")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--source", default=default_source())
+    ap.add_argument("--epochs", type=int, default=2, help="timed epochs per padding mode")
+    ap.add_argument("--quick", action="store_true", help="seed_speed.py --quick for each")
+    args = ap.parse_args()
+    rows = []
+    for name, (env, extra) in SETTINGS.items():
+        preload = env.get("LD_PRELOAD")
+        if preload and not Path(preload).exists():
+            print(f"{name}: {preload} is not installed; skipped")
+            continue
+        seconds = measure(env, extra, args.source, args.epochs, args.quick)
+        rows.append({"setting": name, "environment": env, "arguments": extra, **seconds})
+        print(f"{name}: masked {seconds['masked']:.2f} s/epoch, read {seconds['read']:.2f}",
+              flush=True)
+    write("cpu_settings" + ("_quick" if args.quick else ""),
+          {"quick": args.quick, "epochs": args.epochs, "rows": rows})
+
+
+def render(r: dict[str, Any]) -> str:
+    base = r["rows"][0]
+    lines = [f"Seconds per training epoch of the seed preset (18,750 reviews; median of "
+             f"{r['epochs']} timed epochs, `bench/seed_speed.py` in a child process per "
+             "setting, one setting at a time).", "",
+             "| setting | environment | masked s/epoch | vs defaults | read s/epoch "
+             "| vs defaults |",
+             "|---|---|---|---|---|---|"]
+    for row in r["rows"]:
+        env = ", ".join(f"`{k}={v}`" for k, v in row["environment"].items())
+        env = env or " ".join(f"`{a}`" for a in row["arguments"]) or "-"
+        lines.append(f"| {row['setting']} | {env} | {row['masked']:.2f} | "
+                     f"{row['masked'] / base['masked']:.2f}x | {row['read']:.2f} | "
+                     f"{row['read'] / base['read']:.2f}x |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
