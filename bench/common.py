@@ -138,6 +138,11 @@ def src_hash(src: Path = SRC) -> str:
     return "sha256:" + digest.hexdigest()
 
 
+# the code when this process started: a result written after src/ changed under a long run
+# describes no one version of it (see write)
+AT_START = {"commit": _git("rev-parse", "HEAD"), "src_hash": src_hash()}
+
+
 def command_line(argv: Sequence[str] | None = None) -> str:
     """The command as run from the repository root: ``python bench/NAME.py --quick``."""
     argv = list(sys.argv if argv is None else argv)
@@ -214,7 +219,10 @@ def write(name: str, payload: dict[str, Any], results: Path | None = None) -> Pa
     folder = Path(results) if results is not None else results_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"
-    record = {"machine": machine(), "provenance": provenance(), **payload}
+    prov = provenance() | {"commit_at_start": AT_START["commit"]}
+    if prov["src_hash"] != AT_START["src_hash"]:
+        prov |= {"src_hash": None, "src_changed_during_run": True}
+    record = {"machine": machine(), "provenance": prov, **payload}
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(record, indent=2) + "\n")
     tmp.replace(path)

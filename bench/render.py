@@ -103,6 +103,10 @@ def provenance_line(result: dict[str, Any], current_src: str, script: str) -> tu
     provenance), and the line that says so and where the figures come from."""
     prov = result.get("provenance") or {}
     rerun = f"`python bench/{script}.py`"
+    if prov.get("src_changed_during_run"):
+        return True, (f"**Stale: src/ changed while it ran** (started at commit "
+                      f"`{(prov.get('commit_at_start') or 'unknown')[:10]}`, {_machine(result)})"
+                      f". Rerun {rerun}.")
     if not prov.get("src_hash"):
         return True, (f"**Stale: provenance unknown.** Measured on {_machine(result)}; the file "
                       "records no commit and no digest of src/, so the code it measured cannot "

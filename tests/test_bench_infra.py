@@ -106,10 +106,22 @@ def test_write_records_provenance(tmp_path: Path) -> None:
     for key in ("dirty", "src_dirty", "src_tree", "command", "versions"):
         assert key in prov
     assert prov["src_hash"] == common.src_hash()
+    assert "src_changed_during_run" not in prov
     assert prov["command"].startswith("python ")
     assert {"python", "torch", "numpy", "tokenizers"} <= set(prov["versions"])
     for key in ("cpu", "cores", "usable_cores", "date"):
         assert machine[key]
+
+
+def test_a_result_written_after_src_changed_under_it_is_stale(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(common.AT_START, "src_hash", "sha256:what-the-run-started-on")
+    record = json.loads(common.write("fake", {}, results=tmp_path).read_text())
+    prov = record["provenance"]
+    assert prov["src_changed_during_run"] and prov["src_hash"] is None
+    assert prov["commit_at_start"] == common.AT_START["commit"]
+    stale, line = render.provenance_line(record, common.src_hash(), "fake")
+    assert stale and "changed while it ran" in line
 
 
 def test_results_folder_can_be_moved_by_environment(tmp_path: Path,
