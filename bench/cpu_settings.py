@@ -13,9 +13,14 @@ setting, one at a time, and writes bench/results/cpu_settings.json:
 - PyTorch's own kernels limited to AVX2 (``ATEN_CPU_CAPABILITY=avx2``);
 - OpenMP threads that sleep at once when idle (``OMP_WAIT_POLICY=PASSIVE``);
 - jemalloc or tcmalloc in place of glibc's allocator (``LD_PRELOAD``), where installed;
+- glibc's allocator kept, but told never to hand large blocks to mmap nor trim its heap
+  (``GLIBC_TUNABLES``): a recurrent step's tensors are then reused, not mapped afresh;
 - one thread instead of two.
 
-    python bench/cpu_settings.py [--epochs 2] [--quick]
+Machines shared with others vary from minute to minute, so ``--rounds`` runs the whole list
+that many times, interleaved, and each cell is the median over rounds.
+
+    python bench/cpu_settings.py [--epochs 2] [--rounds 2] [--quick]
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,6 +51,8 @@ SETTINGS: dict[str, tuple[dict[str, str], list[str]]] = {
     "OpenMP passive": ({"OMP_WAIT_POLICY": "PASSIVE"}, []),
     "jemalloc": ({"LD_PRELOAD": str(LIBS / "libjemalloc.so.2")}, []),
     "tcmalloc": ({"LD_PRELOAD": str(LIBS / "libtcmalloc_minimal.so.4")}, []),
+    "glibc, no mmap or trim": ({"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=4294967295:"
+                                                  "glibc.malloc.trim_threshold=4294967295"}, []),
     "1 thread": ({}, ["--threads", "1"]),
 }
 
@@ -65,35 +73,47 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--source", default=default_source())
     ap.add_argument("--epochs", type=int, default=2, help="timed epochs per padding mode")
+    ap.add_argument("--rounds", type=int, default=2, help="times through the whole list")
     ap.add_argument("--quick", action="store_true", help="seed_speed.py --quick for each")
     args = ap.parse_args()
-    rows = []
+    settings = {}
     for name, (env, extra) in SETTINGS.items():
         preload = env.get("LD_PRELOAD")
         if preload and not Path(preload).exists():
             print(f"{name}: {preload} is not installed; skipped")
             continue
-        seconds = measure(env, extra, args.source, args.epochs, args.quick)
-        rows.append({"setting": name, "environment": env, "arguments": extra, **seconds})
-        print(f"{name}: masked {seconds['masked']:.2f} s/epoch, read {seconds['read']:.2f}",
-              flush=True)
+        settings[name] = {"setting": name, "environment": env, "arguments": extra,
+                          "masked_all": [], "read_all": []}
+    for _ in range(args.rounds):
+        for name, row in settings.items():
+            seconds = measure(row["environment"], row["arguments"], args.source, args.epochs,
+                              args.quick)
+            for mode, value in seconds.items():
+                row[f"{mode}_all"].append(value)
+            print(f"{name}: masked {seconds['masked']:.2f} s/epoch, read {seconds['read']:.2f}",
+                  flush=True)
+    rows = [{**row, "masked": statistics.median(row["masked_all"]),
+             "read": statistics.median(row["read_all"])} for row in settings.values()]
     write("cpu_settings" + ("_quick" if args.quick else ""),
-          {"quick": args.quick, "epochs": args.epochs, "rows": rows})
+          {"quick": args.quick, "epochs": args.epochs, "rounds": args.rounds, "rows": rows})
 
 
 def render(r: dict[str, Any]) -> str:
     base = r["rows"][0]
     lines = [f"Seconds per training epoch of the seed preset (18,750 reviews; median of "
              f"{r['epochs']} timed epochs, `bench/seed_speed.py` in a child process per "
-             "setting, one setting at a time).", "",
+             f"setting, one setting at a time; the median over {r.get('rounds', 1)} rounds "
+             "through the list, each round's figure in brackets).", "",
              "| setting | environment | masked s/epoch | vs defaults | read s/epoch "
              "| vs defaults |",
              "|---|---|---|---|---|---|"]
     for row in r["rows"]:
         env = ", ".join(f"`{k}={v}`" for k, v in row["environment"].items())
         env = env or " ".join(f"`{a}`" for a in row["arguments"]) or "-"
-        lines.append(f"| {row['setting']} | {env} | {row['masked']:.2f} | "
-                     f"{row['masked'] / base['masked']:.2f}x | {row['read']:.2f} | "
+        each = {m: " (" + ", ".join(f"{x:.2f}" for x in row.get(f"{m}_all", [])) + ")"
+                for m in ("masked", "read")}
+        lines.append(f"| {row['setting']} | {env} | {row['masked']:.2f}{each['masked']} | "
+                     f"{row['masked'] / base['masked']:.2f}x | {row['read']:.2f}{each['read']} | "
                      f"{row['read'] / base['read']:.2f}x |")
     return "\n".join(lines)
 
