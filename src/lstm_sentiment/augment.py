@@ -24,9 +24,10 @@ The negation rules: a copula (is, was, seems, ...) before the word, with at most
 article between, gets "not" after it (sometimes "... at all" when the word ends the sentence),
 or becomes its contraction ("wasn't"), or gets "never", or, after a short definite subject,
 the negation moves into the subject ("The plot was dull": "Nothing about the plot was dull",
-"The actors were great": "None of the actors were great"); a verb after a subject pronoun is negated with "do" ("I loved it": "I did not love it", "I
-didn't love it", "I never loved it"; "she likes it": "she doesn't like it"); each pair's form is
-chosen by a seeded draw. Sentences that fit no rule give no pair.
+"The actors were great": "None of the actors were great"); a verb after a subject pronoun is
+negated with "do" ("I loved it": "I did not love it", "I didn't love it", "I never loved it";
+"she likes it": "she doesn't like it"); each pair's form is chosen by a seeded draw. Sentences
+that fit no rule give no pair.
 """
 
 from __future__ import annotations
@@ -143,8 +144,8 @@ def _negate_at(tokens: list[str], low: list[str], i: int, valences: dict[str, fl
 def _subject(np_: list[str]) -> bool:
     """Whether the words before a copula are a short definite subject ("the plot", "this
     film", "it") that a quantifier can take in ("Nothing about the plot was ...")."""
-    return (np_ == ["it"] or 2 <= len(np_) <= 4 and np_[0] in DETERMINERS
-            and all(t.isalpha() for t in np_))
+    return np_ == ["it"] or (2 <= len(np_) <= 4 and np_[0] in DETERMINERS
+                             and all(t.isalpha() for t in np_))
 
 
 KINDS = ("sentences", "negation", "degree", "contrast")
