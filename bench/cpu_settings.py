@@ -110,8 +110,8 @@ def render(r: dict[str, Any]) -> str:
     for row in r["rows"]:
         env = ", ".join(f"`{k}={v}`" for k, v in row["environment"].items())
         env = env or " ".join(f"`{a}`" for a in row["arguments"]) or "-"
-        each = {m: " (" + ", ".join(f"{x:.2f}" for x in row.get(f"{m}_all", [])) + ")"
-                for m in ("masked", "read")}
+        each = {m: " (" + ", ".join(f"{x:.2f}" for x in row[f"{m}_all"]) + ")"
+                if row.get(f"{m}_all") else "" for m in ("masked", "read")}
         lines.append(f"| {row['setting']} | {env} | {row['masked']:.2f}{each['masked']} | "
                      f"{row['masked'] / base['masked']:.2f}x | {row['read']:.2f}{each['read']} | "
                      f"{row['read'] / base['read']:.2f}x |")
