@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -268,13 +269,19 @@ def _named(delimiter: str) -> str:
     return {",": "comma", "\t": "tab"}[delimiter]
 
 
+# orjson reads an integer beyond 64 bits as a float, silently: a line with a run of 19 digits
+# (the shortest such integer) goes to the standard library, which keeps it exact
+_LONG_DIGITS = re.compile(rb"\d{19}")
+
+
 def _parse_json(source: Input, data: bytes) -> tuple[Any, str | None]:
     """The line's value, or the problem with it. orjson first (fast); the standard library for
-    what orjson refuses but JSON allows (lone surrogate escapes, huge integers, NaN)."""
-    try:
-        return orjson.loads(data), None
-    except orjson.JSONDecodeError:
-        pass
+    what orjson refuses or rounds but JSON allows (lone surrogate escapes, huge integers, NaN)."""
+    if not _LONG_DIGITS.search(data):
+        try:
+            return orjson.loads(data), None
+        except orjson.JSONDecodeError:
+            pass
     import json
 
     text = source.decode(data).rstrip("\r\n")  # so that error columns count from the line
