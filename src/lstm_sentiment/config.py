@@ -139,9 +139,9 @@ def _seed_preset() -> RunConfig:
 
 def _accurate_preset() -> RunConfig:
     """A bidirectional LSTM with max+mean pooling over longer inputs, plus an NBSVM-style n-gram
-    branch; everyday text (emoji by name), VADER's words with their valences, and negated twins
-    of rated training sentences. docs/presets.md says what each part is, docs/accurate.md and
-    bench/everyday.py the measurements behind each choice."""
+    branch; everyday text (emoji by name), VADER's words with their valences, and negated,
+    weakened and contrasted twins of rated training sentences. docs/presets.md says what each
+    part is, docs/accurate.md and bench/everyday.py the measurements behind each choice."""
     return RunConfig(
         preset="accurate",
         data=DataConfig(validation_split=0.1),
@@ -153,7 +153,7 @@ def _accurate_preset() -> RunConfig:
                           lstm_length=400, ngram_features=200_000, ngram_order=3),
         train=TrainConfig(epochs=2, batch_size=64, optimizer="adam", learning_rate=1e-2,
                           schedule="one-cycle", clip_norm=1.0, word_vectors="ppmi-svd",
-                          augment=["negation"]),
+                          augment=["negation", "degree", "contrast"]),
     )
 
 
