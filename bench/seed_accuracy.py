@@ -13,11 +13,15 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from common import default_source, mean_sd, write
+from common import default_source, mean_sd, spread, write
 
 from lstm_sentiment import config as cfg
 from lstm_sentiment.pipeline import run
+
+TITLE = "Seed preset accuracy over seeds, masked and read padding"
+ORDER = 13
 
 TUTORIAL_SENTENCES = [
     "This movie is fantastic! I really like it because it is so good!",
@@ -81,6 +85,28 @@ def main() -> None:
                   f"test {t['mean']:.4f} +- {t['sd']:.4f}")
     results["tutorial_sentences"] = examples
     write("seed_accuracy" + ("_quick" if args.quick else ""), results)
+
+
+def render(r: dict[str, Any]) -> str:
+    modes = [m for m in ("masked", "read") if m in r]
+    lines = [f"The seed preset, {r['epochs']} epochs on the tutorial's 18,750-review split, once "
+             "per seed and padding mode; test = the official 25,000 reviews, read whole. Between "
+             "seeds only the initial weights and the batch order change; the split keeps "
+             "the tutorial's seed 100. docs/seed.md sets 8 seeds of each beside Keras's own runs "
+             "and explains the low tail.", "",
+             "| padding | validation accuracy | official test accuracy | s / epoch |",
+             "|---|---|---|---|"]
+    for m in modes:
+        lines.append(f"| {m} | {spread(r[m]['validation_accuracy']['values'])} | "
+                     f"{spread(r[m]['test_accuracy']['values'])} | "
+                     f"{spread(r[m]['epoch_seconds']['values'], fmt='{:.2f}')} |")
+    lines += ["", "| seed | " + " | ".join(f"{m} validation / test" for m in modes) + " |",
+              "|---|" + "---|" * len(modes)]
+    for i, seed in enumerate(r["seeds"]):
+        cells = [f"{r[m]['runs'][i]['validation_accuracy']:.4f} / "
+                 f"{r[m]['runs'][i]['test_accuracy']:.4f}" for m in modes]
+        lines.append(f"| {seed} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
