@@ -52,8 +52,8 @@ SENTENCE = "This movie is fantastic! I really like it because it is so good!"
 SETTINGS: dict[str, dict[str, Any]] = {
     "tfidf": {"cv_row": "tfidf-punct-3-C64", "standardize": "punctuation", "order": 3,
               "max_features": None, "C": 64.0},
-    "nbsvm": {"cv_row": "nb-punct-3-200k", "standardize": "punctuation", "order": 3,
-              "max_features": 200_000, "C": 0.1, "alpha": 1.0},
+    "nbsvm": {"cv_row": "nb-punct-3-200k-a0.5", "standardize": "punctuation", "order": 3,
+              "max_features": 200_000, "C": 0.1, "alpha": 0.5},
 }
 
 
