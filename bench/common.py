@@ -13,7 +13,9 @@ one touches its own file only):
   shorter text for it, ``RESULTS`` (``{result name: heading}`` when the script writes other
   names than its own, e.g. load.py's ``load`` and ``soak``), ``DOCS`` (other markdown files
   whose ``<!-- bench:start -->`` block shows the section), ``NEEDS_CUDA = True`` (skipped by
-  ``python -m bench`` where no CUDA device is visible).
+  ``python -m bench`` where no CUDA device is visible), ``PER_CPU = True`` (speed figures: pass
+  ``per_cpu=PER_CPU`` to :func:`write`, which then keeps each CPU model's latest run, and
+  render.py shows every CPU's).
 - State a target through :func:`target` and a spread over seeds through :func:`spread`, so a
   missed target reads "not met" and a sd is never made of fewer than 5 values.
 - Import only public names of ``lstm_sentiment`` (tests/test_bench_infra.py checks).
@@ -213,9 +215,25 @@ def results_dir() -> Path:
     return Path(os.environ.get(RESULTS_ENV) or RESULTS)
 
 
-def write(name: str, payload: dict[str, Any], results: Path | None = None) -> Path:
+def cpu_slug(cpu: str) -> str:
+    """A CPU model as a file-name part: "AMD EPYC 9R14 96-Core Processor" -> "amd-epyc-9r14-..."."""
+    return "-".join("".join(c if c.isalnum() else " " for c in cpu.lower()).split()) or "unknown"
+
+
+def other_cpus(name: str, results: Path | None = None) -> list[Path]:
+    """The kept results of ``NAME`` from other CPUs than ``NAME.json``'s (see :func:`write`)."""
+    folder = Path(results) if results is not None else results_dir()
+    return sorted(folder.glob(f"{name}@*.json"))
+
+
+def write(name: str, payload: dict[str, Any], results: Path | None = None, *,
+          per_cpu: bool = False) -> Path:
     """Write ``results/NAME.json``: ``payload`` plus the machine (CPU, cores, threads, date)
-    and the provenance (commit, dirty state, src/ digest, command, library versions)."""
+    and the provenance (commit, dirty state, src/ digest, command, library versions).
+
+    ``per_cpu`` (speed figures): a ``NAME.json`` measured on another CPU model is kept as
+    ``NAME@CPU.json`` instead of being replaced, so each CPU's latest run stays on record and
+    is rendered beside this one; this CPU's own older copy goes."""
     folder = Path(results) if results is not None else results_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"
@@ -223,6 +241,13 @@ def write(name: str, payload: dict[str, Any], results: Path | None = None) -> Pa
     if prov["src_hash"] != AT_START["src_hash"]:
         prov |= {"src_hash": None, "src_changed_during_run": True}
     record = {"machine": machine(), "provenance": prov, **payload}
+    if per_cpu:
+        cpu = record["machine"]["cpu"]
+        if path.exists():
+            before = json.loads(path.read_text()).get("machine", {}).get("cpu") or "unknown"
+            if before != cpu:
+                path.replace(folder / f"{name}@{cpu_slug(before)}.json")
+        (folder / f"{name}@{cpu_slug(cpu)}.json").unlink(missing_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(record, indent=2) + "\n")
     tmp.replace(path)

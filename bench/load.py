@@ -28,6 +28,7 @@ from serving import Server, percentiles, seed_model
 RESULTS = {"load": "Load test", "soak": "Soak test"}  # --duration makes it a soak test
 ORDER = 90
 SUMMARY = True
+PER_CPU = True  # speed figures: each CPU model's latest run is kept
 SOAK_RSS_GROWTH_PERCENT = 10  # issue 8: the server's memory over a soak test
 RSS_EVERY_S = 5.0
 
@@ -122,7 +123,7 @@ def main() -> None:
           f"({result['requests_per_second']:,.0f}/s), {len(errors)} errors; latency p50 "
           f"{lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms; server RSS {rss_before:.0f} -> "
           f"{rss_after:.0f} MB ({result['rss_growth_percent']:+.1f} %)")
-    write(mode + ("_quick" if args.quick else ""), result)
+    write(mode + ("_quick" if args.quick else ""), result, per_cpu=PER_CPU)
 
 
 def plot(r: dict[str, Any], out: Path) -> None:

@@ -14,7 +14,9 @@ sections together:
 - the same block of each file a script names in ``DOCS`` (docs/accurate.md: the accurate preset's
   runs and ablations).
 
-Every section starts with where its figures come from: commit, machine, date and command. A
+A speed benchmark (``PER_CPU``) keeps each CPU model's latest run; every one is shown, the
+older CPUs' under headings that name them. Every section starts with where its figures come
+from: commit, machine, date and command. A
 result whose ``src/`` digest differs from the current ``src/`` is marked **stale**, naming the
 commit it was measured on; a result that records no provenance is stale too.
 """
@@ -121,10 +123,19 @@ def provenance_line(result: dict[str, Any], current_src: str, script: str) -> tu
     return False, f"*Measured on {where}.*"
 
 
+def other_cpus(name: str) -> list[dict[str, Any]]:
+    """The full runs of ``NAME`` kept from other CPU models (``PER_CPU`` scripts), by CPU."""
+    found = [json.loads(p.read_text()) for p in common.other_cpus(name)]
+    return sorted(found, key=lambda r: str(r.get("machine", {}).get("cpu")))
+
+
 def section_text(section: Section, result: dict[str, Any], quick: bool, current_src: str,
-                 level: str, summary: bool = False) -> list[str]:
+                 level: str, summary: bool = False, other_cpu: bool = False) -> list[str]:
     stale, line = provenance_line(result, current_src, section.script.name)
-    heading = section.heading + (" (stale)" if stale else "")
+    heading = section.heading
+    if other_cpu:  # the same benchmark's latest run on another CPU model
+        heading += f", on {result.get('machine', {}).get('cpu', 'an unknown CPU')}"
+    heading += " (stale)" if stale else ""
     parts = [f"{level} {heading}", "", line, ""]
     if quick:
         parts += [QUICK_NOTE, ""]
@@ -176,6 +187,8 @@ dependency of the package (`pip install 'spacy>=3.7,<4'`); without it they are s
 message. The dataset is `$LSTM_SENTIMENT_SOURCE`, else `../shared/data/aclImdb_v1.tar.gz`.
 
 Timings depend on the machine and on what else runs on it; compare figures from the same run.
+The speed benchmarks keep each CPU model's latest run (`bench/results/NAME@CPU.json` beside
+`NAME.json`), and this page shows them all, the others under a heading naming their CPU.
 """
 
 
@@ -195,6 +208,8 @@ def render_bench_readme(found: list[Section], current_src: str) -> str:
         result, quick = load(section.result_name, quick_ok=True)
         if result is not None:
             parts += section_text(section, result, quick, current_src, "##")
+        for other in other_cpus(section.result_name):
+            parts += section_text(section, other, False, current_src, "##", other_cpu=True)
     return "\n".join(parts).rstrip() + "\n"
 
 
@@ -208,6 +223,9 @@ def render_block(found: list[Section], current_src: str, doc: str | None = None)
         if result is not None:
             parts += section_text(section, result, False, current_src, "###",
                                   summary=doc is None)
+            for other in other_cpus(section.result_name):
+                parts += section_text(section, other, False, current_src, "###",
+                                      summary=doc is None, other_cpu=True)
     if not parts:
         parts = ["*No full run recorded yet.*", ""]
     if doc is None:

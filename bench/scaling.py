@@ -33,6 +33,7 @@ from lstm_sentiment.trainer import fit
 
 TITLE = "Scaling with data size and sequence length"
 ORDER = 50
+PER_CPU = True  # speed figures: each CPU model's latest run is kept
 
 
 def measure(source: str, size: int, val_texts: list[str], length: int, masked: bool,
@@ -138,7 +139,7 @@ def main() -> None:
     plot(results, png)
     results["plot"] = png.name
     print(f"wrote {png}")
-    write(name, results)
+    write(name, results, per_cpu=PER_CPU)
 
 
 def render(r: dict[str, Any]) -> str:

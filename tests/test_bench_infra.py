@@ -240,3 +240,42 @@ def test_python_m_bench_refuses_a_dirty_src(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(common, "src_hash", lambda: "h")
     assert module.main(["--only", "lstm_speed", "--no-render", "--allow-dirty"]) == 0
     assert len(ran) == 1
+
+
+def test_a_speed_result_keeps_each_cpus_latest_run(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    cpu = common.cpu_model()
+    (tmp_path / "fake.json").write_text(json.dumps({"machine": {"cpu": "Other CPU 9000"},
+                                                    "value": 1}))
+    common.write("fake", {"value": 2}, results=tmp_path, per_cpu=True)
+    kept = tmp_path / "fake@other-cpu-9000.json"
+    assert json.loads(kept.read_text())["value"] == 1
+    assert json.loads((tmp_path / "fake.json").read_text())["value"] == 2
+    # this CPU again: its own run is replaced, the other CPU's stays
+    common.write("fake", {"value": 3}, results=tmp_path, per_cpu=True)
+    assert json.loads((tmp_path / "fake.json").read_text())["value"] == 3
+    assert common.other_cpus("fake", tmp_path) == [kept]
+    # the other CPU again: this CPU's run is kept in turn, the other's old copy goes
+    monkeypatch.setattr(common, "cpu_model", lambda: "Other CPU 9000")
+    common.write("fake", {"value": 4}, results=tmp_path, per_cpu=True)
+    assert common.other_cpus("fake", tmp_path) == [tmp_path / f"fake@{common.cpu_slug(cpu)}.json"]
+    assert json.loads((tmp_path / "fake.json").read_text())["value"] == 4
+    # without per_cpu (accuracy results) the file is simply replaced
+    common.write("plain", {}, results=tmp_path)
+    monkeypatch.setattr(common, "cpu_model", lambda: "Third CPU")
+    common.write("plain", {}, results=tmp_path)
+    assert common.other_cpus("plain", tmp_path) == []
+
+
+def test_every_cpus_run_reaches_the_rendered_page(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(common.RESULTS_ENV, str(tmp_path))
+    (tmp_path / "load.json").write_text(json.dumps(_fake_load_result(common.src_hash())))
+    other = _fake_load_result("sha256:other")
+    other["machine"]["cpu"] = "Other CPU 9000"
+    (tmp_path / "load@other-cpu-9000.json").write_text(json.dumps(other))
+    page = render.render_bench_readme(render.sections(BENCH), common.src_hash())
+    assert "## Load test\n" in page
+    assert "## Load test, on Other CPU 9000 (stale)" in page
+    block = render.render_block(render.sections(BENCH), common.src_hash())
+    assert "### Load test, on Other CPU 9000 (stale)" in block
