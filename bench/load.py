@@ -5,7 +5,7 @@ Load (issue 6): 50 concurrent clients x 2,000 requests each, one review per requ
 Soak (issue 8): `--duration 300` keeps the same clients busy for 5 minutes instead, after a
 warm-up at the same load (`--warmup`, 30 s), and reports memory at start and end (must stay
 within 10 %), sampled every 5 s so that a leak (still climbing at the end) can be told from
-warm-up (flat after the first minutes): bench/results/soak.png draws it. Only 127.0.0.1 is
+warm-up (flat after the first minutes): bench/results/soak-CPU.png draws it. Only 127.0.0.1 is
 ever contacted.
 
     python bench/load.py [--clients 50] [--requests 2000] [--duration SECONDS] [--warmup SECONDS]
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import default_source, results_dir, target, write
+from common import cpu_model, cpu_slug, default_source, results_dir, target, write
 from serving import Server, percentiles, seed_model
 
 RESULTS = {"load": "Load test", "soak": "Soak test"}  # --duration makes it a soak test
@@ -117,7 +117,9 @@ def main() -> None:
         half = [mb for t, mb in rss if t >= seconds / 2]
         if half:  # a leak keeps climbing through the second half; warm-up has levelled off
             result["rss_growth_second_half_percent"] = 100 * (rss_after - half[0]) / half[0]
-            plot(result, results_dir() / "soak.png")
+            # one plot per CPU model, as each CPU's run is kept (PER_CPU)
+            result["plot"] = f"soak{'_quick' if args.quick else ''}-{cpu_slug(cpu_model())}.png"
+            plot(result, results_dir() / result["plot"])
     lat = result["latency"]
     print(f"{mode}: {len(latencies):,} requests from {args.clients} clients in {seconds:.1f} s "
           f"({result['requests_per_second']:,.0f}/s), {len(errors)} errors; latency p50 "
@@ -158,7 +160,7 @@ def render(r: dict[str, Any]) -> str:
             f"{r['server_rss_mb_before']:.0f} → {r['server_rss_mb_after']:.0f} MB, growth "
             f"{rss}." + (f" Over the second half: {r['rss_growth_second_half_percent']:+.1f} % "
                          f"(after a {r['warmup_seconds']:.0f} s warm-up at the same load; "
-                         "bench/results/soak.png draws the series)."
+                         f"bench/results/{r.get('plot', 'soak.png')} draws the series)."
                          if "rss_growth_second_half_percent" in r else ""))
 
 

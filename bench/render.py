@@ -15,7 +15,7 @@ sections together:
   runs and ablations).
 
 A speed benchmark (``PER_CPU``) keeps each CPU model's latest run; every one is shown, the
-older CPUs' under headings that name them. Every section starts with where its figures come
+other CPUs' under headings that name them. Every section starts with where its figures come
 from: commit, machine, date and command. A
 result whose ``src/`` digest differs from the current ``src/`` is marked **stale**, naming the
 commit it was measured on; a result that records no provenance is stale too.
