@@ -39,7 +39,6 @@ from common import RESULTS_ENV, default_source, write
 
 TITLE = "Seed epoch under CPU-library settings"
 ORDER = 41
-PER_CPU = True  # speed figures: each CPU model's latest run is kept
 HERE = Path(__file__).resolve().parent
 LIBS = Path("/usr/lib/x86_64-linux-gnu")
 
@@ -97,7 +96,7 @@ def main() -> None:
              "read": statistics.median(row["read_all"])} for row in settings.values()]
     write("cpu_settings" + ("_quick" if args.quick else ""),
           {"quick": args.quick, "epochs": args.epochs, "rounds": args.rounds, "rows": rows},
-          per_cpu=PER_CPU)
+          per_cpu=True)
 
 
 def render(r: dict[str, Any]) -> str:

@@ -22,13 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import cpu_model, cpu_slug, default_source, results_dir, target, write
+from common import cpu_plot, default_source, target, write
 from serving import Server, percentiles, seed_model
 
 RESULTS = {"load": "Load test", "soak": "Soak test"}  # --duration makes it a soak test
 ORDER = 90
 SUMMARY = True
-PER_CPU = True  # speed figures: each CPU model's latest run is kept
 SOAK_RSS_GROWTH_PERCENT = 10  # issue 8: the server's memory over a soak test
 RSS_EVERY_S = 5.0
 
@@ -117,15 +116,15 @@ def main() -> None:
         half = [mb for t, mb in rss if t >= seconds / 2]
         if half:  # a leak keeps climbing through the second half; warm-up has levelled off
             result["rss_growth_second_half_percent"] = 100 * (rss_after - half[0]) / half[0]
-            # one plot per CPU model, as each CPU's run is kept (PER_CPU)
-            result["plot"] = f"soak{'_quick' if args.quick else ''}-{cpu_slug(cpu_model())}.png"
-            plot(result, results_dir() / result["plot"])
+            png = cpu_plot("soak" + ("_quick" if args.quick else ""))
+            result["plot"] = png.name
+            plot(result, png)
     lat = result["latency"]
     print(f"{mode}: {len(latencies):,} requests from {args.clients} clients in {seconds:.1f} s "
           f"({result['requests_per_second']:,.0f}/s), {len(errors)} errors; latency p50 "
           f"{lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms; server RSS {rss_before:.0f} -> "
           f"{rss_after:.0f} MB ({result['rss_growth_percent']:+.1f} %)")
-    write(mode + ("_quick" if args.quick else ""), result, per_cpu=PER_CPU)
+    write(mode + ("_quick" if args.quick else ""), result, per_cpu=True)
 
 
 def plot(r: dict[str, Any], out: Path) -> None:

@@ -55,7 +55,6 @@ from lstm_sentiment.config import PRESETS
 TITLE = "Peers: Keras, linear baselines, spaCy, our presets"
 ORDER = 30
 SUMMARY = True
-PER_CPU = True  # speed figures: each CPU model's latest run is kept
 HERE = Path(__file__).resolve().parent
 TF_REQUIREMENT = "tensorflow-cpu==2.15.1"
 TF_PYTHONS = ((3, 9), (3, 10), (3, 11))  # the Pythons TensorFlow 2.15 has wheels for
@@ -354,7 +353,7 @@ def main() -> None:
         "speed_pairs": len(pairs),
         "speed_ratios": ratios,
         "skipped": skipped,
-    }, per_cpu=PER_CPU)
+    }, per_cpu=True)
 
 
 # the rendered table's columns: (key, title, format)

@@ -14,7 +14,7 @@ sections together:
 - the same block of each file a script names in ``DOCS`` (docs/accurate.md: the accurate preset's
   runs and ablations).
 
-A speed benchmark (``PER_CPU``) keeps each CPU model's latest run; bench/README.md and the docs
+A speed benchmark (``per_cpu=True``) keeps each CPU model's latest run; bench/README.md and the docs
 show every one, the other CPUs' under headings that name them, and README.md a line pointing
 to them. Every section starts with where its figures come
 from: commit, machine, date and command. A
@@ -125,7 +125,7 @@ def provenance_line(result: dict[str, Any], current_src: str, script: str) -> tu
 
 
 def other_cpus(name: str) -> list[dict[str, Any]]:
-    """The full runs of ``NAME`` kept from other CPU models (``PER_CPU`` scripts), by CPU."""
+    """The full runs of ``NAME`` kept from other CPU models (speed benchmarks), by CPU."""
     found = [json.loads(p.read_text()) for p in common.other_cpus(name)]
     return sorted(found, key=lambda r: str(r.get("machine", {}).get("cpu")))
 

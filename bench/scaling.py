@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import cpu_model, cpu_slug, default_source, results_dir, seed_split, write
+from common import cpu_model, cpu_plot, default_source, seed_split, write
 
 from lstm_sentiment.model import build
 from lstm_sentiment.predict import SentimentModel
@@ -33,7 +33,6 @@ from lstm_sentiment.trainer import fit
 
 TITLE = "Scaling with data size and sequence length"
 ORDER = 50
-PER_CPU = True  # speed figures: each CPU model's latest run is kept
 
 
 def measure(source: str, size: int, val_texts: list[str], length: int, masked: bool,
@@ -134,13 +133,12 @@ def main() -> None:
                   f"inference {r['inference_reviews_per_second']:,.0f} reviews/s", flush=True)
     results["machine_note"] = f"{cpu_model()}, {args.threads} threads"
     name = "scaling" + ("_quick" if args.quick else "")
-    # one plot per CPU model, as each CPU's run is kept (PER_CPU)
-    png = results_dir() / f"{name}-{cpu_slug(cpu_model())}.png"
+    png = cpu_plot(name)
     png.parent.mkdir(parents=True, exist_ok=True)
     plot(results, png)
     results["plot"] = png.name
     print(f"wrote {png}")
-    write(name, results, per_cpu=PER_CPU)
+    write(name, results, per_cpu=True)
 
 
 def render(r: dict[str, Any]) -> str:
