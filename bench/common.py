@@ -55,8 +55,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 RESULTS_ENV = "LSTM_SENTIMENT_BENCH_RESULTS"  # another results folder (tests use one)
 VIA_ENV = "LSTM_SENTIMENT_BENCH_VIA"  # set by ``python -m bench`` for the scripts it runs
-# the commit, where the tree is a copy without git (a GPU machine); the sender sets it
-COMMIT_ENV = "LSTM_SENTIMENT_BENCH_COMMIT"
 RESULTS = ROOT / "bench" / "results"  # where results live unless $LSTM_SENTIMENT_BENCH_RESULTS
 SHARED_ARCHIVE = ROOT.parent / "shared" / "data" / "aclImdb_v1.tar.gz"
 # batch scoring targets, reviews/s with reading, tokenizing and writing included (serve_speed,
@@ -144,11 +142,7 @@ def src_hash(src: Path = SRC) -> str:
 
 # the code when this process started: a result written after src/ changed under a long run
 # describes no one version of it (see write)
-def _commit() -> str | None:
-    return _git("rev-parse", "HEAD") or os.environ.get(COMMIT_ENV)
-
-
-AT_START = {"commit": _commit(), "src_hash": src_hash()}
+AT_START = {"commit": _git("rev-parse", "HEAD"), "src_hash": src_hash()}
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:
@@ -183,9 +177,7 @@ def provenance() -> dict[str, Any]:
                   ":(exclude)bench/results")
     src_status = _git("status", "--porcelain", "--", "src")
     return {
-        "commit": _commit(),
-        # where git could not tell the commit, the one the sender named ($COMMIT_ENV)
-        "commit_from_env": _git("rev-parse", "HEAD") is None and COMMIT_ENV in os.environ,
+        "commit": _git("rev-parse", "HEAD"),
         # tracked files other than bench/results/ changed (results are written as a run goes)
         "dirty": None if status is None else bool(status),
         "src_dirty": None if src_status is None else bool(src_status),
