@@ -23,10 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from common import default_source, fastest, preset_settings, preset_with, spread, write
-from everyday import measure, validation_sentences
+from everyday import capability_cells, mean_of, measure, validation_sentences
 
 from lstm_sentiment import data
 from lstm_sentiment.pipeline import run
@@ -121,19 +120,13 @@ def render(r: dict[str, Any]) -> str:
              " | encode µs | network µs, 1 thread | bound reviews/s | training s |",
              "|---|---|---|---|" + "---|" * len(SHOWN) + "---|---|---|---|"]
 
-    def mean(rows: list[dict[str, Any]], key: Any) -> float:
-        return float(np.mean([key(x) for x in rows]))
-
     for name, rows in by_name.items():
         s = r["speed"][name]
-        caps = " | ".join(f"{mean(rows, lambda x, c=c: x['dev_capabilities'][c]):.3f}"
-                          for c in SHOWN)
         lines.append(f"| {name} | {rows[0]['change']} | "
-                     f"{mean(rows, lambda x: x['validation_accuracy']):.4f} | "
-                     f"{mean(rows, lambda x: x['dev']):.3f} | {caps} | {s['encode_us']:.0f} | "
+                     f"{mean_of(rows, 'validation_accuracy'):.4f} | {mean_of(rows, 'dev'):.3f} | "
+                     f"{capability_cells(rows, SHOWN)} | {s['encode_us']:.0f} | "
                      f"{s['network_one_thread_us']:.0f} | "
-                     f"{s['bound_reviews_per_second']:,.0f} | "
-                     f"{mean(rows, lambda x: x['seconds']):.0f} |")
+                     f"{s['bound_reviews_per_second']:,.0f} | {mean_of(rows, 'seconds'):.0f} |")
     lines.append("")
     for name, rows in by_name.items():
         lines.append(f"- {name}: validation "
