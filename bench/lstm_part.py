@@ -134,10 +134,14 @@ def render(r: dict[str, Any]) -> str:
                      f"{spread([x['dev'] for x in rows], fmt='{:.3f}')}")
     target = r["target_reviews_per_second"]
     over = [n for n, s in r["speed"].items() if s["bound_reviews_per_second"] >= target]
-    named = over[0] if len(over) == 1 else f"{', '.join(over[:-1])} and {over[-1]}"
+    if not over:
+        verdict = "no variant has one."
+    elif len(over) == 1:
+        verdict = f"{over[0]} has one."
+    else:
+        verdict = f"{', '.join(over[:-1])} and {over[-1]} have one."
     lines += ["", f"A bound at or above the {target:,.0f} reviews/s target is needed for `score` "
-              "to reach it; " + (f"{named} {'has' if len(over) == 1 else 'have'} one."
-                                 if over else "no variant has one."),
+              f"to reach it; {verdict}",
               "", "Encoding is the same work in every variant: its spread across rows is the "
               "timing's own noise."]
     return "\n".join(lines)
