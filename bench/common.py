@@ -437,6 +437,11 @@ def fastest(work: Any, repeats: int = 3) -> float:
     return best
 
 
+def listed(items: Sequence[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 def preset_with(name: str, overrides: dict[str, Any], source: str, *, seed: int | None = None,
                 quick: bool = False) -> Any:
     """Preset ``name`` with ``{"section.field": value}`` overrides, on ``source``; ``quick``: one

@@ -24,7 +24,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import default_source, fastest, preset_settings, preset_with, spread, write
+from common import (
+    default_source,
+    fastest,
+    listed,
+    preset_settings,
+    preset_with,
+    spread,
+    usable_cores,
+    write,
+)
 from everyday import capability_cells, mean_of, measure, validation_sentences
 
 from lstm_sentiment import data
@@ -61,7 +70,7 @@ def speed(model: Any, texts: list[str]) -> dict[str, float]:
     encode = fastest(lambda: model.encoder.encode_windows(texts, dtype))
     n = len(texts)
     us = {"encode_us": 1e6 * encode / n, "network_one_thread_us": 1e6 * network / n}
-    cores = os.cpu_count() or 1
+    cores = usable_cores() or os.cpu_count() or 1
     return {**us, "cores": cores,
             "bound_reviews_per_second": cores * 1e6 / sum(us.values())}
 
@@ -134,12 +143,8 @@ def render(r: dict[str, Any]) -> str:
                      f"{spread([x['dev'] for x in rows], fmt='{:.3f}')}")
     target = r["target_reviews_per_second"]
     over = [n for n, s in r["speed"].items() if s["bound_reviews_per_second"] >= target]
-    if not over:
-        verdict = "no variant has one."
-    elif len(over) == 1:
-        verdict = f"{over[0]} has one."
-    else:
-        verdict = f"{', '.join(over[:-1])} and {over[-1]} have one."
+    verdict = (f"{listed(over)} {'has' if len(over) == 1 else 'have'} one." if over
+               else "no variant has one.")
     lines += ["", f"A bound at or above the {target:,.0f} reviews/s target is needed for `score` "
               f"to reach it; {verdict}",
               "", "Encoding is the same work in every variant: its spread across rows is the "
