@@ -220,6 +220,25 @@ def cpu_slug(cpu: str) -> str:
     return "-".join("".join(c if c.isalnum() else " " for c in cpu.lower()).split()) or "unknown"
 
 
+# the targets' machine has 2 cores: a speed run on another core count is kept apart from it
+REFERENCE_CORES = 2
+
+
+def machine_slug(machine: dict[str, Any]) -> str:
+    """A result's machine as a file-name part: its CPU model, and its core count where that is
+    not the targets' 2 ("intel-r-xeon-r-processor-16-cores")."""
+    cores = machine.get("usable_cores") or machine.get("cores")
+    slug = cpu_slug(machine.get("cpu") or "unknown")
+    return slug if cores in (None, REFERENCE_CORES) else f"{slug}-{cores}-cores"
+
+
+def machine_label(machine: dict[str, Any]) -> str:
+    """The same in words: "AMD EPYC", or "Intel(R) Xeon(R) Processor, 16 cores"."""
+    cores = machine.get("usable_cores") or machine.get("cores")
+    cpu = machine.get("cpu") or "an unknown CPU"
+    return cpu if cores in (None, REFERENCE_CORES) else f"{cpu}, {cores} cores"
+
+
 def cpu_plot(name: str) -> Path:
     """``results/NAME-CPU.png``: a plot of its own for each CPU model's kept run."""
     return results_dir() / f"{name}-{cpu_slug(cpu_model())}.png"
@@ -236,9 +255,10 @@ def write(name: str, payload: dict[str, Any], results: Path | None = None, *,
     """Write ``results/NAME.json``: ``payload`` plus the machine (CPU, cores, threads, date)
     and the provenance (commit, dirty state, src/ digest, command, library versions).
 
-    ``per_cpu`` (speed figures): a ``NAME.json`` measured on another CPU model is kept as
-    ``NAME@CPU.json`` instead of being replaced, so each CPU's latest run stays on record and
-    is rendered beside this one; this CPU's own older copy goes."""
+    ``per_cpu`` (speed figures): a ``NAME.json`` measured on another machine (CPU model, or
+    core count: :func:`machine_slug`) is kept as ``NAME@MACHINE.json`` instead of being
+    replaced, so each machine's latest run stays on record and is rendered beside this one;
+    this machine's own older copy goes."""
     folder = Path(results) if results is not None else results_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"
@@ -247,12 +267,12 @@ def write(name: str, payload: dict[str, Any], results: Path | None = None, *,
         prov |= {"src_hash": None, "src_changed_during_run": True}
     record = {"machine": machine(), "provenance": prov, **payload}
     if per_cpu:
-        cpu = record["machine"]["cpu"]
+        slug = machine_slug(record["machine"])
         if path.exists():
-            before = json.loads(path.read_text()).get("machine", {}).get("cpu") or "unknown"
-            if before != cpu:
-                path.replace(folder / f"{name}@{cpu_slug(before)}.json")
-        (folder / f"{name}@{cpu_slug(cpu)}.json").unlink(missing_ok=True)
+            before = machine_slug(json.loads(path.read_text()).get("machine", {}))
+            if before != slug:
+                path.replace(folder / f"{name}@{before}.json")
+        (folder / f"{name}@{slug}.json").unlink(missing_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(record, indent=2) + "\n")
     tmp.replace(path)
