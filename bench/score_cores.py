@@ -8,7 +8,7 @@ process runs cores / N threads (`score --workers`). On a 2-core machine this is 
 workers; a larger machine (a GPU machine's host, when one is lent) adds its points. Writes
 bench/results/score_cores.json; a run on another machine is kept beside it.
 
-    python bench/score_cores.py [--rows 25000] [--workers 1 2 4 ...] [--quick]
+    python bench/score_cores.py [--rows 100000] [--workers 1 2 4 ...] [--quick]
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def worker_counts(cores: int) -> list[int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--source", default=default_source())
-    ap.add_argument("--rows", type=int, default=25000, help="JSON Lines rows to score")
+    ap.add_argument("--rows", type=int, default=100_000,
+                    help="JSON Lines rows to score (the test reviews, repeated)")
     ap.add_argument("--workers", type=int, nargs="+", help="worker counts (default: 1, 2, 4, "
                     "... up to the usable cores)")
     ap.add_argument("--quick", action="store_true", help="2,000 rows")
@@ -67,9 +68,9 @@ def main() -> None:
 
 def render(r: dict[str, Any]) -> str:
     lines = [f"`lstm-sentiment score MODEL --input reviews.jsonl --workers N` on {r['rows']:,} "
-             "official test reviews as JSON Lines, wall clock from start to exit (loading "
-             f"included), on {r['cores']} cores; with N workers each process runs {r['cores']} / N "
-             "threads. "
+             "official test reviews (repeated) as JSON Lines, wall clock from start to exit "
+             f"(loading included), on {r['cores']} cores; with N workers each process runs "
+             f"{r['cores']} / N threads. "
              "Speed-up: over one process on the same machine.", "",
              "| model | workers | reviews/s | speed-up | seconds | peak RSS MB |",
              "|---|---|---|---|---|---|"]
