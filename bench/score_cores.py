@@ -25,6 +25,7 @@ from serving import seed_model
 
 TITLE = "Batch scoring across worker processes"
 ORDER = 62
+DOCS = ("docs/scale-out.md",)
 
 
 def worker_counts(cores: int) -> list[int]:
