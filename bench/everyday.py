@@ -57,9 +57,14 @@ SHOWN = ("negated_positive", "negated_negative", "contrast", "intensity", "infor
          "domains", "typos")
 
 
-def validation_sentences(source: str) -> tuple[list[str], np.ndarray]:
+def validation_reviews(source: str) -> Any:
+    """The accurate preset's validation split of ``source``."""
     d = cfg.preset("accurate").data
-    split = data.load(data.fetch(source), "validation", d.validation_split, d.split_seed)
+    return data.load(data.fetch(source), "validation", d.validation_split, d.split_seed)
+
+
+def validation_sentences(split: Any) -> tuple[list[str], np.ndarray]:
+    """Every sentence of ``split``'s reviews, labelled by its review."""
     pairs = list(augment.review_sentences(list(split.texts), split.labels.tolist()))
     return [t for t, _ in pairs], np.array([y for _, y in pairs])
 
@@ -89,7 +94,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     args = ap.parse_args()
     names = args.only or (["preset"] if args.quick else list(VARIANTS))
-    sentences = validation_sentences(args.source)
+    sentences = validation_sentences(validation_reviews(args.source))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:

@@ -34,9 +34,14 @@ from common import (
     usable_cores,
     write,
 )
-from everyday import capability_cells, mean_of, measure, validation_sentences
+from everyday import (
+    capability_cells,
+    mean_of,
+    measure,
+    validation_reviews,
+    validation_sentences,
+)
 
-from lstm_sentiment import data
 from lstm_sentiment.pipeline import run
 from lstm_sentiment.text import id_dtype
 
@@ -84,10 +89,8 @@ def main() -> None:
     args = ap.parse_args()
     names = args.only or (["preset", "forward"] if args.quick else list(VARIANTS))
     seeds = args.seeds[:1] if args.quick else args.seeds
-    sentences = validation_sentences(args.source)
-    d = preset_with("accurate", {}, args.source).data
-    val_texts = list(data.load(data.fetch(args.source), "validation", d.validation_split,
-                               d.split_seed).texts)
+    split = validation_reviews(args.source)
+    sentences, val_texts = validation_sentences(split), list(split.texts)
     rows, speeds = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
@@ -124,15 +127,16 @@ def render(r: dict[str, Any]) -> str:
              f"seed 1's model, {r['speed_reviews']:,} validation reviews: microseconds per "
              "review, encoding in windows and the network on one thread; the bound is "
              f"{cores} cores / (encode + network), before reading, writing and process start.",
-             "", "| variant | change | validation | dev half | " +
+             "", "| variant | change | validation | val. sentences | dev half | " +
              " | ".join(c.replace("_", " ") for c in SHOWN) +
              " | encode µs | network µs, 1 thread | bound reviews/s | training s |",
-             "|---|---|---|---|" + "---|" * len(SHOWN) + "---|---|---|---|"]
+             "|---|---|---|---|---|" + "---|" * len(SHOWN) + "---|---|---|---|"]
 
     for name, rows in by_name.items():
         s = r["speed"][name]
         lines.append(f"| {name} | {rows[0]['change']} | "
-                     f"{mean_of(rows, 'validation_accuracy'):.4f} | {mean_of(rows, 'dev'):.3f} | "
+                     f"{mean_of(rows, 'validation_accuracy'):.4f} | "
+                     f"{mean_of(rows, 'validation_sentences'):.3f} | {mean_of(rows, 'dev'):.3f} | "
                      f"{capability_cells(rows, SHOWN)} | {s['encode_us']:.0f} | "
                      f"{s['network_one_thread_us']:.0f} | "
                      f"{s['bound_reviews_per_second']:,.0f} | {mean_of(rows, 'seconds'):.0f} |")

@@ -33,7 +33,8 @@ def test_a_setting_is_named_only_when_every_round_beats_every_round_of_the_defau
 def _lstm_part(bounds: dict[str, float]) -> dict[str, Any]:
     caps = dict.fromkeys(lstm_part.SHOWN, 0.9)
     rows = [{"name": name, "change": "c", "seed": seed, "seconds": 100.0,
-             "validation_accuracy": 0.92 + seed / 1000, "dev": 0.93, "dev_capabilities": caps}
+             "validation_accuracy": 0.92 + seed / 1000, "validation_sentences": 0.7,
+             "dev": 0.93, "dev_capabilities": caps}
             for name in bounds for seed in range(1, 6)]
     speed = {name: {"encode_us": 70.0, "network_one_thread_us": 2e6 / b - 70.0, "cores": 2,
                     "bound_reviews_per_second": b} for name, b in bounds.items()}
@@ -44,7 +45,7 @@ def _lstm_part(bounds: dict[str, float]) -> dict[str, Any]:
 def test_lstm_part_names_the_variants_whose_bound_reaches_the_target() -> None:
     text = lstm_part.render(_lstm_part({"preset": 3400.0, "forward": 4800.0, "short": 5600.0}))
     assert "forward and short have one." in text
-    assert "sd over 5 seeds" in text and "| preset | c | 0.9230 | 0.930 |" in text
+    assert "sd over 5 seeds" in text and "| preset | c | 0.9230 | 0.700 | 0.930 |" in text
     assert "no variant has one." in lstm_part.render(_lstm_part({"preset": 3999.0}))
     assert "; forward has one." in lstm_part.render(
         _lstm_part({"preset": 3400.0, "forward": 4000.0}))
