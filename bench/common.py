@@ -14,8 +14,8 @@ one touches its own file only):
   names than its own, e.g. load.py's ``load`` and ``soak``), ``DOCS`` (other markdown files
   whose ``<!-- bench:start -->`` block shows the section), ``NEEDS_CUDA = True`` (skipped by
   ``python -m bench`` where no CUDA device is visible). Speed figures pass ``per_cpu=True`` to
-  :func:`write`, which then keeps each CPU model's latest run (render.py shows every CPU's), and
-  name their plots with :func:`cpu_plot`.
+  :func:`write`, which then keeps each machine's latest run (render.py shows every one), and
+  name their plots with :func:`machine_plot`.
 - State a target through :func:`target` and a spread over seeds through :func:`spread`, so a
   missed target reads "not met" and a sd is never made of fewer than 5 values.
 - Import only public names of ``lstm_sentiment`` (tests/test_bench_infra.py checks).
@@ -239,9 +239,10 @@ def machine_label(machine: dict[str, Any]) -> str:
     return cpu if cores in (None, REFERENCE_CORES) else f"{cpu}, {cores} cores"
 
 
-def cpu_plot(name: str) -> Path:
-    """``results/NAME-CPU.png``: a plot of its own for each CPU model's kept run."""
-    return results_dir() / f"{name}-{cpu_slug(cpu_model())}.png"
+def machine_plot(name: str) -> Path:
+    """``results/NAME-MACHINE.png``: a plot of its own for each machine's kept run (the same
+    names as :func:`write` keeps them by)."""
+    return results_dir() / f"{name}-{machine_slug(machine())}.png"
 
 
 def other_cpus(name: str, results: Path | None = None) -> list[Path]:
