@@ -224,19 +224,23 @@ def cpu_slug(cpu: str) -> str:
 REFERENCE_CORES = 2
 
 
+def _other_cores(machine: dict[str, Any]) -> int | None:
+    """A result's core count where it is not the targets' 2 (None where it is, or unknown)."""
+    cores = machine.get("usable_cores") or machine.get("cores")
+    return None if cores in (None, REFERENCE_CORES) else cores
+
+
 def machine_slug(machine: dict[str, Any]) -> str:
     """A result's machine as a file-name part: its CPU model, and its core count where that is
     not the targets' 2 ("intel-r-xeon-r-processor-16-cores")."""
-    cores = machine.get("usable_cores") or machine.get("cores")
-    slug = cpu_slug(machine.get("cpu") or "unknown")
-    return slug if cores in (None, REFERENCE_CORES) else f"{slug}-{cores}-cores"
+    slug, cores = cpu_slug(machine.get("cpu") or "unknown"), _other_cores(machine)
+    return slug if cores is None else f"{slug}-{cores}-cores"
 
 
 def machine_label(machine: dict[str, Any]) -> str:
     """The same in words: "AMD EPYC", or "Intel(R) Xeon(R) Processor, 16 cores"."""
-    cores = machine.get("usable_cores") or machine.get("cores")
-    cpu = machine.get("cpu") or "an unknown CPU"
-    return cpu if cores in (None, REFERENCE_CORES) else f"{cpu}, {cores} cores"
+    cpu, cores = machine.get("cpu") or "an unknown CPU", _other_cores(machine)
+    return cpu if cores is None else f"{cpu}, {cores} cores"
 
 
 def machine_plot(name: str) -> Path:
@@ -246,7 +250,8 @@ def machine_plot(name: str) -> Path:
 
 
 def other_cpus(name: str, results: Path | None = None) -> list[Path]:
-    """The kept results of ``NAME`` from other CPUs than ``NAME.json``'s (see :func:`write`)."""
+    """The kept results of ``NAME`` from other machines than ``NAME.json``'s (see
+    :func:`write`)."""
     folder = Path(results) if results is not None else results_dir()
     return sorted(folder.glob(f"{name}@*.json"))
 

@@ -14,12 +14,12 @@ sections together:
 - the same block of each file a script names in ``DOCS`` (docs/accurate.md: the accurate preset's
   runs and ablations).
 
-A speed benchmark (``per_cpu=True``) keeps each CPU model's latest run; bench/README.md and the docs
-show every one, the other CPUs' under headings that name them, and README.md a line pointing
-to them. Every section starts with where its figures come
-from: commit, machine, date and command. A
-result whose ``src/`` digest differs from the current ``src/`` is marked **stale**, naming the
-commit it was measured on; a result that records no provenance is stale too.
+A speed benchmark (``per_cpu=True``) keeps each machine's latest run (CPU model, and core count
+where not 2); bench/README.md and the docs show every one, the other machines' under headings
+that name them, and README.md a line pointing to them. Every section starts with where its
+figures come from: commit, machine, date and command. A result whose ``src/`` digest differs
+from the current ``src/`` is marked **stale**, naming the commit it was measured on; a result
+that records no provenance is stale too.
 """
 
 from __future__ import annotations
@@ -125,13 +125,14 @@ def provenance_line(result: dict[str, Any], current_src: str, script: str) -> tu
 
 
 def other_cpus(name: str) -> list[dict[str, Any]]:
-    """The full runs of ``NAME`` kept from other CPU models (speed benchmarks), by CPU."""
+    """The full runs of ``NAME`` kept from other machines (speed benchmarks), by machine."""
     found = [json.loads(p.read_text()) for p in common.other_cpus(name)]
-    return sorted(found, key=lambda r: str(r.get("machine", {}).get("cpu")))
+    return sorted(found, key=lambda r: common.machine_label(r.get("machine", {})))
 
 
 def other_cpu_pointer(section: Section, result: dict[str, Any], current_src: str) -> str:
-    """README's line for a run kept from another CPU: where its section is in bench/README.md."""
+    """README's line for a run kept from another machine: where its section is in
+    bench/README.md."""
     stale, _ = provenance_line(result, current_src, section.script.name)
     where = common.machine_label(result.get("machine", {}))
     commit = ((result.get("provenance") or {}).get("commit") or "unknown")[:10]
@@ -143,7 +144,7 @@ def section_text(section: Section, result: dict[str, Any], quick: bool, current_
                  level: str, summary: bool = False, other_cpu: bool = False) -> list[str]:
     stale, line = provenance_line(result, current_src, section.script.name)
     heading = section.heading
-    if other_cpu:  # the same benchmark's latest run on another CPU model
+    if other_cpu:  # the same benchmark's latest run on another machine
         heading += f", on {common.machine_label(result.get('machine', {}))}"
     heading += " (stale)" if stale else ""
     parts = [f"{level} {heading}", "", line, ""]
