@@ -38,9 +38,12 @@ class _Help(argparse.HelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if (action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text
-                and action.option_strings and action.nargs != 0 and "default" not in text):
-            text += " (default: %(default)s)"
+        default = action.default
+        # by identity: 0 and 0.0 equal False, and are defaults worth showing
+        shown = not (default is None or default is False or default is argparse.SUPPRESS)
+        if (shown and "%(default)" not in text and action.option_strings and action.nargs != 0
+                and "default" not in text):
+            text += " (default: %(default)r)" if default == "" else " (default: %(default)s)"
         return text
 
 
