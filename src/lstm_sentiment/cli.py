@@ -171,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=_positive_int, default=2000,
                    help="rows scored at a time (memory stays bounded)")
     p.add_argument("--workers", type=_positive_int, default=1,
-                   help="score in N processes, this one included; output order is kept")
+                   help="score in up to N processes, this one included; output order is "
+                        "kept (the others start only when the work left repays their start)")
     runtime_arg(p)
 
     p = command("import-keras", "turn a tutorial model saved by Keras (.keras or .h5) into a "
