@@ -31,9 +31,9 @@ Work = Callable[["SentimentModel", Any], Any]
 Done = Iterator[tuple[Any, Any]]
 Left = Callable[[], float | None]
 
-# Seconds of work left (at this process's pace alone) that make starting helpers worth it. On
-# 2 cores a helper took 1.3 s to start, and the seed model's 25,000 reviews (about 2 s of work)
-# scored slower with one than without (bench/serve_speed.py).
+# Seconds of work left (at this process's pace alone) that make starting helpers worth it: a
+# helper imports PyTorch and loads the model first, and the seed model's 25,000 reviews (under
+# 2 s of work) scored slower with one than without (bench/serve_speed.py).
 HELPERS_PAY_OFF_S = 3.0
 
 
