@@ -13,9 +13,9 @@ one touches its own file only):
   shorter text for it, ``RESULTS`` (``{result name: heading}`` when the script writes other
   names than its own, e.g. load.py's ``load`` and ``soak``), ``DOCS`` (other markdown files
   whose ``<!-- bench:start -->`` block shows the section), ``NEEDS_CUDA = True`` (skipped by
-  ``python -m bench`` where no CUDA device is visible), ``PER_CPU = True`` (speed figures: pass
-  ``per_cpu=PER_CPU`` to :func:`write`, which then keeps each CPU model's latest run, and
-  render.py shows every CPU's).
+  ``python -m bench`` where no CUDA device is visible). Speed figures pass ``per_cpu=True`` to
+  :func:`write`, which then keeps each CPU model's latest run (render.py shows every CPU's), and
+  name their plots with :func:`cpu_plot`.
 - State a target through :func:`target` and a spread over seeds through :func:`spread`, so a
   missed target reads "not met" and a sd is never made of fewer than 5 values.
 - Import only public names of ``lstm_sentiment`` (tests/test_bench_infra.py checks).
@@ -218,6 +218,11 @@ def results_dir() -> Path:
 def cpu_slug(cpu: str) -> str:
     """A CPU model as a file-name part: "AMD EPYC 9R14 96-Core Processor" -> "amd-epyc-9r14-..."."""
     return "-".join("".join(c if c.isalnum() else " " for c in cpu.lower()).split()) or "unknown"
+
+
+def cpu_plot(name: str) -> Path:
+    """``results/NAME-CPU.png``: a plot of its own for each CPU model's kept run."""
+    return results_dir() / f"{name}-{cpu_slug(cpu_model())}.png"
 
 
 def other_cpus(name: str, results: Path | None = None) -> list[Path]:

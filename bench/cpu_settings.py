@@ -38,8 +38,8 @@ from typing import Any
 from common import RESULTS_ENV, default_source, write
 
 TITLE = "Seed epoch under CPU-library settings"
+DOCS = ("docs/seed.md",)
 ORDER = 41
-PER_CPU = True  # speed figures: each CPU model's latest run is kept
 HERE = Path(__file__).resolve().parent
 LIBS = Path("/usr/lib/x86_64-linux-gnu")
 
@@ -97,7 +97,7 @@ def main() -> None:
              "read": statistics.median(row["read_all"])} for row in settings.values()]
     write("cpu_settings" + ("_quick" if args.quick else ""),
           {"quick": args.quick, "epochs": args.epochs, "rounds": args.rounds, "rows": rows},
-          per_cpu=PER_CPU)
+          per_cpu=True)
 
 
 def render(r: dict[str, Any]) -> str:
@@ -117,7 +117,25 @@ def render(r: dict[str, Any]) -> str:
         lines.append(f"| {row['setting']} | {env} | {row['masked']:.2f}{each['masked']} | "
                      f"{row['masked'] / base['masked']:.2f}x | {row['read']:.2f}{each['read']} | "
                      f"{row['read'] / base['read']:.2f}x |")
+    lines += ["", _verdict(r["rows"])]
     return "\n".join(lines)
+
+
+def _verdict(rows: list[dict[str, Any]]) -> str:
+    """Which settings beat the defaults by more than the defaults vary between rounds: each of
+    their rounds faster than the defaults' fastest round, in both padding modes."""
+    base = rows[0]
+
+    def beats(row: dict[str, Any]) -> bool:
+        return all(max(row.get(f"{m}_all") or [row[m]]) < min(base.get(f"{m}_all") or [base[m]])
+                   for m in ("masked", "read"))
+
+    winners = [row["setting"] for row in rows[1:] if beats(row)]
+    if winners:
+        return ("Faster than the defaults in every round and both padding modes: "
+                + ", ".join(winners) + ".")
+    return ("No setting is faster than the defaults in every round and both padding modes: "
+            "none beats them by more than the defaults' own round-to-round spread.")
 
 
 if __name__ == "__main__":

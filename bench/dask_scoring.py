@@ -38,7 +38,6 @@ from lstm_sentiment.score import score_file
 TITLE = "Scoring on a Dask cluster"
 ORDER = 67
 DOCS = ("docs/scale-out.md",)
-PER_CPU = True  # speed figures: each CPU model's latest run is kept
 # (Dask workers, threads per worker, PyTorch threads per worker)
 LAYOUTS = ((1, 1, 1), (2, 1, 1), (1, 2, 1), (1, 1, 2))
 
@@ -119,7 +118,7 @@ def main() -> None:
             else:
                 os.environ[name] = value
     write("dask_scoring" + ("_quick" if args.quick else ""),
-          {"quick": args.quick, "reviews": n, "runs": runs}, per_cpu=PER_CPU)
+          {"quick": args.quick, "reviews": n, "runs": runs}, per_cpu=True)
 
 
 def render(r: dict[str, Any]) -> str:

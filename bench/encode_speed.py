@@ -28,7 +28,6 @@ from lstm_sentiment.text import PICTOGRAPHS, PRESENTATION, STANDARDIZATIONS, WOR
 
 TITLE = "Encoding speed"
 ORDER = 58
-PER_CPU = True  # speed figures: each CPU model's latest run is kept
 MARKS = string.punctuation.encode()
 _MARK_RE = re.compile(b"([" + re.escape(MARKS) + b"])")
 
@@ -98,7 +97,7 @@ def main() -> None:
     result["everyday_words_us"] = {
         label: 1e6 * fastest(lambda f=fn: [f(t) for t in texts]) / len(texts)
         for label, fn in everyday.items()}
-    write("encode_speed" + ("_quick" if args.quick else ""), result, per_cpu=PER_CPU)
+    write("encode_speed" + ("_quick" if args.quick else ""), result, per_cpu=True)
 
 
 def render(r: dict[str, Any]) -> str:

@@ -43,7 +43,6 @@ from lstm_sentiment.text import TextEncoder
 
 TITLE = "ONNX Runtime against PyTorch"
 ORDER = 70
-PER_CPU = True  # speed figures: each CPU model's latest run is kept
 N_REVIEWS = 1000
 CHUNK = 100  # rows per ONNX call when feeding length-sorted, cut batches
 
@@ -169,7 +168,7 @@ def main() -> None:
             print(f"{'':>6}  1,000 reviews: " + ", ".join(
                 f"{k} {v:,.0f}/s" for k, v in r["batch_1000_reviews_per_second"].items()))
     results["load_average_after"] = os.getloadavg()[0]
-    write("export_speed" + ("_quick" if args.quick else ""), results, per_cpu=PER_CPU)
+    write("export_speed" + ("_quick" if args.quick else ""), results, per_cpu=True)
 
 
 # (row label, single-review case, 1,000-review case)

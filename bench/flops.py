@@ -41,7 +41,6 @@ from lstm_sentiment.trainer import batches, epoch_seed, fit
 
 TITLE = "GFLOP/s against the machine's peak"
 ORDER = 45
-PER_CPU = True  # speed figures: each CPU model's latest run is kept
 ELEMENTWISE_PER_STEP = 21  # FLOPs per hidden unit per row per step, forward (see docstring)
 OPTIMIZER_PER_PARAM = 8
 
@@ -152,7 +151,7 @@ def main() -> None:
         print(f"{mode:>6}: {gflop:.1f} GFLOP/epoch ({gflop_mm:.1f} in matmuls, "
               f"{r['mean_steps_per_review']:.0f} steps/review) in {per_epoch:.2f} s -> "
               f"{achieved:.1f} GFLOP/s = {100 * r['fraction_of_peak']:.1f}% of peak")
-    write("flops" + ("_quick" if args.quick else ""), results, per_cpu=PER_CPU)
+    write("flops" + ("_quick" if args.quick else ""), results, per_cpu=True)
 
 
 def render(r: dict[str, Any]) -> str:

@@ -5,7 +5,7 @@ Load (issue 6): 50 concurrent clients x 2,000 requests each, one review per requ
 Soak (issue 8): `--duration 300` keeps the same clients busy for 5 minutes instead, after a
 warm-up at the same load (`--warmup`, 30 s), and reports memory at start and end (must stay
 within 10 %), sampled every 5 s so that a leak (still climbing at the end) can be told from
-warm-up (flat after the first minutes): bench/results/soak.png draws it. Only 127.0.0.1 is
+warm-up (flat after the first minutes): bench/results/soak-CPU.png draws it. Only 127.0.0.1 is
 ever contacted.
 
     python bench/load.py [--clients 50] [--requests 2000] [--duration SECONDS] [--warmup SECONDS]
@@ -22,13 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import default_source, results_dir, target, write
+from common import cpu_plot, default_source, target, write
 from serving import Server, percentiles, seed_model
 
 RESULTS = {"load": "Load test", "soak": "Soak test"}  # --duration makes it a soak test
 ORDER = 90
 SUMMARY = True
-PER_CPU = True  # speed figures: each CPU model's latest run is kept
 SOAK_RSS_GROWTH_PERCENT = 10  # issue 8: the server's memory over a soak test
 RSS_EVERY_S = 5.0
 
@@ -117,13 +116,15 @@ def main() -> None:
         half = [mb for t, mb in rss if t >= seconds / 2]
         if half:  # a leak keeps climbing through the second half; warm-up has levelled off
             result["rss_growth_second_half_percent"] = 100 * (rss_after - half[0]) / half[0]
-            plot(result, results_dir() / "soak.png")
+            png = cpu_plot("soak" + ("_quick" if args.quick else ""))
+            result["plot"] = png.name
+            plot(result, png)
     lat = result["latency"]
     print(f"{mode}: {len(latencies):,} requests from {args.clients} clients in {seconds:.1f} s "
           f"({result['requests_per_second']:,.0f}/s), {len(errors)} errors; latency p50 "
           f"{lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms; server RSS {rss_before:.0f} -> "
           f"{rss_after:.0f} MB ({result['rss_growth_percent']:+.1f} %)")
-    write(mode + ("_quick" if args.quick else ""), result, per_cpu=PER_CPU)
+    write(mode + ("_quick" if args.quick else ""), result, per_cpu=True)
 
 
 def plot(r: dict[str, Any], out: Path) -> None:
@@ -158,7 +159,7 @@ def render(r: dict[str, Any]) -> str:
             f"{r['server_rss_mb_before']:.0f} → {r['server_rss_mb_after']:.0f} MB, growth "
             f"{rss}." + (f" Over the second half: {r['rss_growth_second_half_percent']:+.1f} % "
                          f"(after a {r['warmup_seconds']:.0f} s warm-up at the same load; "
-                         "bench/results/soak.png draws the series)."
+                         f"bench/results/{r.get('plot', 'soak.png')} draws the series)."
                          if "rss_growth_second_half_percent" in r else ""))
 
 

@@ -30,7 +30,6 @@ except ImportError:  # running from a checkout without PYTHONPATH=src / an insta
 
 TITLE = "Reference against fused LSTM"
 ORDER = 55
-PER_CPU = True  # speed figures: each CPU model's latest run is kept
 
 
 def median_ms(fn: Callable[[], object], repeats: int, warmup: int) -> tuple[float, list[float]]:
@@ -130,7 +129,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.out is not None:
         write(args.out.stem, report, results=args.out.parent)
     else:
-        write("lstm_speed" + ("_quick" if args.quick else ""), report, per_cpu=PER_CPU)
+        write("lstm_speed" + ("_quick" if args.quick else ""), report, per_cpu=True)
     return report
 
 

@@ -14,8 +14,9 @@ sections together:
 - the same block of each file a script names in ``DOCS`` (docs/accurate.md: the accurate preset's
   runs and ablations).
 
-A speed benchmark (``PER_CPU``) keeps each CPU model's latest run; every one is shown, the
-older CPUs' under headings that name them. Every section starts with where its figures come
+A speed benchmark (``per_cpu=True``) keeps each CPU model's latest run; bench/README.md and the docs
+show every one, the other CPUs' under headings that name them, and README.md a line pointing
+to them. Every section starts with where its figures come
 from: commit, machine, date and command. A
 result whose ``src/`` digest differs from the current ``src/`` is marked **stale**, naming the
 commit it was measured on; a result that records no provenance is stale too.
@@ -124,9 +125,18 @@ def provenance_line(result: dict[str, Any], current_src: str, script: str) -> tu
 
 
 def other_cpus(name: str) -> list[dict[str, Any]]:
-    """The full runs of ``NAME`` kept from other CPU models (``PER_CPU`` scripts), by CPU."""
+    """The full runs of ``NAME`` kept from other CPU models (speed benchmarks), by CPU."""
     found = [json.loads(p.read_text()) for p in common.other_cpus(name)]
     return sorted(found, key=lambda r: str(r.get("machine", {}).get("cpu")))
+
+
+def other_cpu_pointer(section: Section, result: dict[str, Any], current_src: str) -> str:
+    """README's line for a run kept from another CPU: where its section is in bench/README.md."""
+    stale, _ = provenance_line(result, current_src, section.script.name)
+    cpu = result.get("machine", {}).get("cpu", "an unknown CPU")
+    commit = ((result.get("provenance") or {}).get("commit") or "unknown")[:10]
+    return (f"*Also measured on {_machine(result)}, at commit `{commit}`"
+            f"{' (stale)' if stale else ''}: bench/README.md, \"{section.heading}, on {cpu}\".*")
 
 
 def section_text(section: Section, result: dict[str, Any], quick: bool, current_src: str,
@@ -224,8 +234,11 @@ def render_block(found: list[Section], current_src: str, doc: str | None = None)
             parts += section_text(section, result, False, current_src, "###",
                                   summary=doc is None)
             for other in other_cpus(section.result_name):
-                parts += section_text(section, other, False, current_src, "###",
-                                      summary=doc is None, other_cpu=True)
+                if doc is None:  # README stays one screen deep: a pointer, not the figures
+                    parts += [other_cpu_pointer(section, other, current_src), ""]
+                else:
+                    parts += section_text(section, other, False, current_src, "###",
+                                          other_cpu=True)
     if not parts:
         parts = ["*No full run recorded yet.*", ""]
     if doc is None:

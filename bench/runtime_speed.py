@@ -49,7 +49,6 @@ from lstm_sentiment.score import score_file
 TITLE = "PyTorch or ONNX Runtime"
 DOCS = ("docs/runtime.md",)
 ORDER = 71
-PER_CPU = True  # speed figures: each CPU model's latest run is kept
 RUNTIMES = ("torch", "onnxruntime", "auto")
 
 
@@ -167,7 +166,7 @@ def main() -> None:
             results[name] = measure(folder, texts, args, tmp)
             torch.set_num_threads(before)
     results["load_average_after"] = os.getloadavg()[0]
-    write("runtime_speed" + ("_quick" if args.quick else ""), results, per_cpu=PER_CPU)
+    write("runtime_speed" + ("_quick" if args.quick else ""), results, per_cpu=True)
 
 
 MODELS = {"seed": "seed preset (untrained, real vocabulary)",

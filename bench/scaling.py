@@ -9,8 +9,8 @@ Two sweeps on the tutorial's training split, each point with a fresh vocabulary 
 Each point trains one untimed epoch, then takes the median of ``--epochs`` timed epochs.
 Inference throughput is ``SentimentModel.predict_proba`` on the 6,250 validation reviews,
 tokenizing included. Both padding modes are measured (masked, the default, and read, as Keras
-does). Writes bench/results/scaling.json and a plot, bench/results/scaling.png (``*_quick`` with
-``--quick``).
+does). Writes bench/results/scaling.json and a plot, bench/results/scaling-CPU.png (``*_quick``
+with ``--quick``).
 
     python bench/scaling.py [--quick] [--sizes 2500 5000 10000 18750] [--lengths 64 128 228 400]
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import cpu_model, default_source, results_dir, seed_split, write
+from common import cpu_model, cpu_plot, default_source, seed_split, write
 
 from lstm_sentiment.model import build
 from lstm_sentiment.predict import SentimentModel
@@ -33,7 +33,6 @@ from lstm_sentiment.trainer import fit
 
 TITLE = "Scaling with data size and sequence length"
 ORDER = 50
-PER_CPU = True  # speed figures: each CPU model's latest run is kept
 
 
 def measure(source: str, size: int, val_texts: list[str], length: int, masked: bool,
@@ -134,12 +133,12 @@ def main() -> None:
                   f"inference {r['inference_reviews_per_second']:,.0f} reviews/s", flush=True)
     results["machine_note"] = f"{cpu_model()}, {args.threads} threads"
     name = "scaling" + ("_quick" if args.quick else "")
-    png = results_dir() / f"{name}.png"
+    png = cpu_plot(name)
     png.parent.mkdir(parents=True, exist_ok=True)
     plot(results, png)
     results["plot"] = png.name
     print(f"wrote {png}")
-    write(name, results, per_cpu=PER_CPU)
+    write(name, results, per_cpu=True)
 
 
 def render(r: dict[str, Any]) -> str:

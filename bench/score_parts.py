@@ -45,7 +45,6 @@ from lstm_sentiment.text import id_dtype
 
 TITLE = "Batch scoring speed"
 ORDER = 65
-PER_CPU = True  # speed figures: each CPU model's latest run is kept
 NAMES = ("label", "score", "error")
 
 
@@ -120,7 +119,7 @@ def main() -> None:
                   f"{r['network_us']:.1f} (one thread {r['network_one_thread_us']:.1f}) + write "
                   f"{r['write_us']:.1f} us/review; score {r['score_reviews_per_second']:,.0f}/s;"
                   f" {r['cores']} cores bound {r['bound_reviews_per_second']:,.0f}/s")
-    write("score_parts" + ("_quick" if args.quick else ""), result, per_cpu=PER_CPU)
+    write("score_parts" + ("_quick" if args.quick else ""), result, per_cpu=True)
 
 
 COPIES = 8  # 25,000 test reviews x 8 = the 200,000 rows

@@ -27,7 +27,6 @@ from lstm_sentiment.trainer import fit
 
 TITLE = "Seed preset speed"
 ORDER = 40
-PER_CPU = True  # speed figures: each CPU model's latest run is kept
 
 
 def main() -> None:
@@ -80,7 +79,7 @@ def main() -> None:
         print(f"{mode:>6}: {per_epoch:.2f} s/epoch ({r['train_reviews_per_second']:.0f} reviews/s"
               f" training), inference {r['inference_reviews_per_second']:.0f} reviews/s, "
               f"single review p50 {r['single_review_latency_ms_p50']:.2f} ms")
-    write("seed_speed" + ("_quick" if args.quick else ""), results, per_cpu=PER_CPU)
+    write("seed_speed" + ("_quick" if args.quick else ""), results, per_cpu=True)
 
 
 def render(r: dict[str, Any]) -> str:

@@ -31,7 +31,6 @@ from common import default_source, write
 
 TARGETS = {"bundled_rps_50": 1200.0, "bundled_p99_ms_50": 100.0, "bundled_p50_ms_1": 2.0,
            "seed_rps_50": 2500.0}
-PER_CPU = True  # speed figures: each CPU model's latest run is kept
 # Other ways to use the 2 cores, measured at 50 connections beside the chosen one.
 ALTERNATIVES = [["--workers", "1", "--threads", "2"], ["--workers", "1", "--threads", "1"]]
 LUA = """
@@ -255,7 +254,7 @@ def main() -> None:
               "warmup_seconds": warmup, "reviews": 500 if args.quick else 5000,
               "bundled": bundled, "bundled_one_core": one_core, "seed": seed_runs,
               "alternatives": alternatives, "targets": TARGETS}
-    path = write("serve_load" + ("_quick" if args.quick else ""), result, per_cpu=PER_CPU)
+    path = write("serve_load" + ("_quick" if args.quick else ""), result, per_cpu=True)
     print(render(json.loads(path.read_text())))  # with the machine's details write added
 
 

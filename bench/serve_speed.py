@@ -25,7 +25,6 @@ from lstm_sentiment.score import score_file
 TITLE = "Serving"
 ORDER = 60
 SUMMARY = True
-PER_CPU = True  # speed figures: each CPU model's latest run is kept
 API_P50_MS = 1.0  # targets of issue 6
 HTTP_P50_MS = 5.0
 HTTP_P99_MS = 15.0
@@ -93,7 +92,7 @@ def main() -> None:
           f"with --workers 2: {two.rows_per_second:,.0f} reviews/s")
     print(f"score: {big_one.rows:,} reviews: {big_one.rows_per_second:,.0f} reviews/s; with "
           f"--workers 2: {big_two.rows_per_second:,.0f} reviews/s")
-    write("serve_speed" + ("_quick" if args.quick else ""), results, per_cpu=PER_CPU)
+    write("serve_speed" + ("_quick" if args.quick else ""), results, per_cpu=True)
 
 
 def _ms(value: float, goal: float) -> str:

@@ -277,5 +277,8 @@ def test_every_cpus_run_reaches_the_rendered_page(tmp_path: Path,
     page = render.render_bench_readme(render.sections(BENCH), common.src_hash())
     assert "## Load test\n" in page
     assert "## Load test, on Other CPU 9000 (stale)" in page
+    # README.md keeps one screen deep: a line pointing at the other CPU's section
     block = render.render_block(render.sections(BENCH), common.src_hash())
-    assert "### Load test, on Other CPU 9000 (stale)" in block
+    assert "### Load test\n" in block and "### Load test, on" not in block
+    assert ("*Also measured on Other CPU 9000, 2 cores, 2026-01-01 00:00:00 UTC, at commit "
+            "`abcdef1234` (stale): bench/README.md, \"Load test, on Other CPU 9000\".*") in block

@@ -66,7 +66,18 @@ def test_peers_render_of_a_run_without_spacy_does_not_name_it() -> None:
                           reviews_seen=225_000, words_per_second=90_000.0)
     text = peers.render({**old, "contenders": [uncapped], "spacy": "3.8.0"})
     assert "10 epochs (the most it was given), not capped, 9,000 steps" in text
-    assert "linear baselines and spaCy, which are compared" in text
+    # what was run, and only that, is named: here spaCy, on the accurate preset's split
+    assert "the accurate preset's 22,500 for spaCy, which are compared" in text
+    assert "linear baselines" not in text and "Pipeline.predict_proba" not in text
+    both = [_contender("tfidf"), uncapped]
+    text = peers.render({**old, "contenders": both, "spacy": "3.8.0"})
+    assert "for the linear baselines and spaCy, which are compared" in text
+    # Keras and the seed preset alone (the ratio's run): their split, nothing else named
+    alone = [_contender("keras"), _contender("seed")]
+    text = peers.render({**old, "contenders": alone, "baseline": "keras"})
+    assert "One run: the tutorial's Keras code and our presets, trained on the tutorial's " \
+           "18,750-review split; Keras" in " ".join(text.split())
+    assert "linear baselines" not in text and "spaCy" not in text
 
 
 def test_spacy_peer_is_skipped_with_a_reason_where_spacy_is_missing(

@@ -62,12 +62,13 @@ def test_seed_preset_trains_on_cuda_like_on_the_cpu(tiny_imdb: Path, tmp_path: P
 
 
 def _accurate_without_dropout(source: Path):
-    # Dropout masks come from each device's own random stream (CPU and CUDA generators differ
-    # even under one seed), so with dropout the two runs train on different masks and agree
-    # only in accuracy (bench/gpu.py measures that on full data). Without it they must agree
-    # to rounding.
+    # Dropout masks (word dropout's too) come from each device's own random stream (CPU and
+    # CUDA generators differ even under one seed), so with dropout the two runs train on
+    # different masks and agree only in accuracy (bench/gpu.py measures that on full data).
+    # Without it they must agree to rounding.
     config = _tiny_accurate(source)
     config.model.dropout = 0.0
+    config.model.word_dropout = 0.0
     config.train.learning_rate = ACCURATE_TEST_RATE
     return config
 
