@@ -14,8 +14,8 @@ one touches its own file only):
   names than its own, e.g. load.py's ``load`` and ``soak``), ``DOCS`` (other markdown files
   whose ``<!-- bench:start -->`` block shows the section), ``NEEDS_CUDA = True`` (skipped by
   ``python -m bench`` where no CUDA device is visible). Speed figures pass ``per_cpu=True`` to
-  :func:`write`, which then keeps each CPU model's latest run (render.py shows every CPU's), and
-  name their plots with :func:`cpu_plot`.
+  :func:`write`, which then keeps each machine's latest run (render.py shows every one), and
+  name their plots with :func:`machine_plot`.
 - State a target through :func:`target` and a spread over seeds through :func:`spread`, so a
   missed target reads "not met" and a sd is never made of fewer than 5 values.
 - Import only public names of ``lstm_sentiment`` (tests/test_bench_infra.py checks).
@@ -220,9 +220,29 @@ def cpu_slug(cpu: str) -> str:
     return "-".join("".join(c if c.isalnum() else " " for c in cpu.lower()).split()) or "unknown"
 
 
-def cpu_plot(name: str) -> Path:
-    """``results/NAME-CPU.png``: a plot of its own for each CPU model's kept run."""
-    return results_dir() / f"{name}-{cpu_slug(cpu_model())}.png"
+# the targets' machine has 2 cores: a speed run on another core count is kept apart from it
+REFERENCE_CORES = 2
+
+
+def machine_slug(machine: dict[str, Any]) -> str:
+    """A result's machine as a file-name part: its CPU model, and its core count where that is
+    not the targets' 2 ("intel-r-xeon-r-processor-16-cores")."""
+    cores = machine.get("usable_cores") or machine.get("cores")
+    slug = cpu_slug(machine.get("cpu") or "unknown")
+    return slug if cores in (None, REFERENCE_CORES) else f"{slug}-{cores}-cores"
+
+
+def machine_label(machine: dict[str, Any]) -> str:
+    """The same in words: "AMD EPYC", or "Intel(R) Xeon(R) Processor, 16 cores"."""
+    cores = machine.get("usable_cores") or machine.get("cores")
+    cpu = machine.get("cpu") or "an unknown CPU"
+    return cpu if cores in (None, REFERENCE_CORES) else f"{cpu}, {cores} cores"
+
+
+def machine_plot(name: str) -> Path:
+    """``results/NAME-MACHINE.png``: a plot of its own for each machine's kept run (the same
+    names as :func:`write` keeps them by)."""
+    return results_dir() / f"{name}-{machine_slug(machine())}.png"
 
 
 def other_cpus(name: str, results: Path | None = None) -> list[Path]:
@@ -236,9 +256,10 @@ def write(name: str, payload: dict[str, Any], results: Path | None = None, *,
     """Write ``results/NAME.json``: ``payload`` plus the machine (CPU, cores, threads, date)
     and the provenance (commit, dirty state, src/ digest, command, library versions).
 
-    ``per_cpu`` (speed figures): a ``NAME.json`` measured on another CPU model is kept as
-    ``NAME@CPU.json`` instead of being replaced, so each CPU's latest run stays on record and
-    is rendered beside this one; this CPU's own older copy goes."""
+    ``per_cpu`` (speed figures): a ``NAME.json`` measured on another machine (CPU model, or
+    core count: :func:`machine_slug`) is kept as ``NAME@MACHINE.json`` instead of being
+    replaced, so each machine's latest run stays on record and is rendered beside this one;
+    this machine's own older copy goes."""
     folder = Path(results) if results is not None else results_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"
@@ -247,12 +268,12 @@ def write(name: str, payload: dict[str, Any], results: Path | None = None, *,
         prov |= {"src_hash": None, "src_changed_during_run": True}
     record = {"machine": machine(), "provenance": prov, **payload}
     if per_cpu:
-        cpu = record["machine"]["cpu"]
+        slug = machine_slug(record["machine"])
         if path.exists():
-            before = json.loads(path.read_text()).get("machine", {}).get("cpu") or "unknown"
-            if before != cpu:
-                path.replace(folder / f"{name}@{cpu_slug(before)}.json")
-        (folder / f"{name}@{cpu_slug(cpu)}.json").unlink(missing_ok=True)
+            before = machine_slug(json.loads(path.read_text()).get("machine", {}))
+            if before != slug:
+                path.replace(folder / f"{name}@{before}.json")
+        (folder / f"{name}@{slug}.json").unlink(missing_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(record, indent=2) + "\n")
     tmp.replace(path)
@@ -435,6 +456,11 @@ def fastest(work: Any, repeats: int = 3) -> float:
         work()
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+def listed(items: Sequence[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def preset_with(name: str, overrides: dict[str, Any], source: str, *, seed: int | None = None,

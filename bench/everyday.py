@@ -57,9 +57,14 @@ SHOWN = ("negated_positive", "negated_negative", "contrast", "intensity", "infor
          "domains", "typos")
 
 
-def validation_sentences(source: str) -> tuple[list[str], np.ndarray]:
+def validation_reviews(source: str) -> Any:
+    """The accurate preset's validation split of ``source``."""
     d = cfg.preset("accurate").data
-    split = data.load(data.fetch(source), "validation", d.validation_split, d.split_seed)
+    return data.load(data.fetch(source), "validation", d.validation_split, d.split_seed)
+
+
+def validation_sentences(split: Any) -> tuple[list[str], np.ndarray]:
+    """Every sentence of ``split``'s reviews, labelled by its review."""
     pairs = list(augment.review_sentences(list(split.texts), split.labels.tolist()))
     return [t for t, _ in pairs], np.array([y for _, y in pairs])
 
@@ -89,7 +94,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     args = ap.parse_args()
     names = args.only or (["preset"] if args.quick else list(VARIANTS))
-    sentences = validation_sentences(args.source)
+    sentences = validation_sentences(validation_reviews(args.source))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
@@ -112,6 +117,17 @@ def main() -> None:
            "preset_config": preset_settings("accurate")})
 
 
+def mean_of(rows: list[dict[str, Any]], key: str) -> float:
+    """A figure's mean over the rows (the seeds) of one variant."""
+    return float(np.mean([row[key] for row in rows]))
+
+
+def capability_cells(rows: list[dict[str, Any]], shown: tuple[str, ...]) -> str:
+    """Table cells: each shown capability's dev-half pass rate, its mean over the rows."""
+    return " | ".join(f"{np.mean([row['dev_capabilities'][c] for row in rows]):.3f}"
+                      for c in shown)
+
+
 def render(r: dict[str, Any]) -> str:
     by_name: dict[str, list[dict[str, Any]]] = {}
     for row in r["rows"]:
@@ -131,17 +147,12 @@ def render(r: dict[str, Any]) -> str:
              " | ".join(c.replace("_", " ") for c in SHOWN) + " | s |",
              "|---|---|---|---|---|" + "---|" * len(SHOWN) + "---|"]
 
-    def mean(rows: list[dict[str, Any]], get: Any) -> float:
-        return float(np.mean([get(x) for x in rows]))
-
     for name, rows in by_name.items():
-        caps = " | ".join(f"{mean(rows, lambda x, c=c: x['dev_capabilities'][c]):.3f}"
-                          for c in SHOWN)
         lines.append(f"| {name} | {rows[0]['change']} | "
-                     f"{mean(rows, lambda x: x['validation_accuracy']):.4f} | "
-                     f"{mean(rows, lambda x: x['validation_sentences']):.3f} | "
-                     f"{mean(rows, lambda x: x['dev']):.3f} | {caps} | "
-                     f"{mean(rows, lambda x: x['seconds']):.0f} |")
+                     f"{mean_of(rows, 'validation_accuracy'):.4f} | "
+                     f"{mean_of(rows, 'validation_sentences'):.3f} | "
+                     f"{mean_of(rows, 'dev'):.3f} | {capability_cells(rows, SHOWN)} | "
+                     f"{mean_of(rows, 'seconds'):.0f} |")
     for name, rows in by_name.items():
         if len(rows) > 1:
             lines.append(f"\n{name}: validation {spread([x['validation_accuracy'] for x in rows])}"

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import cpu_plot, default_source, target, write
+from common import default_source, machine_plot, target, write
 from serving import Server, percentiles, seed_model
 
 RESULTS = {"load": "Load test", "soak": "Soak test"}  # --duration makes it a soak test
@@ -116,7 +116,7 @@ def main() -> None:
         half = [mb for t, mb in rss if t >= seconds / 2]
         if half:  # a leak keeps climbing through the second half; warm-up has levelled off
             result["rss_growth_second_half_percent"] = 100 * (rss_after - half[0]) / half[0]
-            png = cpu_plot("soak" + ("_quick" if args.quick else ""))
+            png = machine_plot("soak" + ("_quick" if args.quick else ""))
             result["plot"] = png.name
             plot(result, png)
     lat = result["latency"]

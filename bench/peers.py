@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import peer_spacy
-from common import default_source, run_child, spread, target, version_of, write
+from common import default_source, listed, run_child, spread, target, version_of, write
 
 from lstm_sentiment import data
 from lstm_sentiment.config import PRESETS
@@ -382,11 +382,6 @@ def _speed_lines(r: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _listed(items: list[str]) -> str:
-    """"a", "a and b", "a, b and c"."""
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
-
-
 def render(r: dict[str, Any]) -> str:
     contenders = r["contenders"]
     base = next((c for c in contenders if c["name"] == r.get("baseline")), None)
@@ -404,11 +399,11 @@ def render(r: dict[str, Any]) -> str:
         trained += " (the accurate preset: its own 22,500, as shipped)"
     elif on_22500:
         trained += (" for Keras and the seed preset, the accurate preset's 22,500 for "
-                    f"{_listed(on_22500)}, which are compared with it")
+                    f"{listed(on_22500)}, which are compared with it")
     run = [what for what, there in (("the tutorial's Keras code", base is not None),
                                     ("linear baselines", linear), ("spaCy", spacy),
                                     ("our presets", True)) if there]
-    lines = [f"One run: {_listed(run)}, "
+    lines = [f"One run: {listed(run)}, "
              f"trained on {trained}; Keras and the seed preset {epochs}; test = the official "
              "25,000 reviews. "
              + ("In brackets: the ratio to Keras (for times and memory lower is better, for "

@@ -133,10 +133,10 @@ def other_cpus(name: str) -> list[dict[str, Any]]:
 def other_cpu_pointer(section: Section, result: dict[str, Any], current_src: str) -> str:
     """README's line for a run kept from another CPU: where its section is in bench/README.md."""
     stale, _ = provenance_line(result, current_src, section.script.name)
-    cpu = result.get("machine", {}).get("cpu", "an unknown CPU")
+    where = common.machine_label(result.get("machine", {}))
     commit = ((result.get("provenance") or {}).get("commit") or "unknown")[:10]
     return (f"*Also measured on {_machine(result)}, at commit `{commit}`"
-            f"{' (stale)' if stale else ''}: bench/README.md, \"{section.heading}, on {cpu}\".*")
+            f"{' (stale)' if stale else ''}: bench/README.md, \"{section.heading}, on {where}\".*")
 
 
 def section_text(section: Section, result: dict[str, Any], quick: bool, current_src: str,
@@ -144,7 +144,7 @@ def section_text(section: Section, result: dict[str, Any], quick: bool, current_
     stale, line = provenance_line(result, current_src, section.script.name)
     heading = section.heading
     if other_cpu:  # the same benchmark's latest run on another CPU model
-        heading += f", on {result.get('machine', {}).get('cpu', 'an unknown CPU')}"
+        heading += f", on {common.machine_label(result.get('machine', {}))}"
     heading += " (stale)" if stale else ""
     parts = [f"{level} {heading}", "", line, ""]
     if quick:

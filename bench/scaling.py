@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import cpu_model, cpu_plot, default_source, seed_split, write
+from common import cpu_model, default_source, machine_plot, seed_split, write
 
 from lstm_sentiment.model import build
 from lstm_sentiment.predict import SentimentModel
@@ -133,7 +133,7 @@ def main() -> None:
                   f"inference {r['inference_reviews_per_second']:,.0f} reviews/s", flush=True)
     results["machine_note"] = f"{cpu_model()}, {args.threads} threads"
     name = "scaling" + ("_quick" if args.quick else "")
-    png = cpu_plot(name)
+    png = machine_plot(name)
     png.parent.mkdir(parents=True, exist_ok=True)
     plot(results, png)
     results["plot"] = png.name

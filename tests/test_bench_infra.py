@@ -267,6 +267,23 @@ def test_a_speed_result_keeps_each_cpus_latest_run(tmp_path: Path,
     assert common.other_cpus("plain", tmp_path) == []
 
 
+def test_a_speed_result_keeps_another_core_count_of_the_same_cpu_apart(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a GPU machine's 16-core host can report the same CPU model as the 2-core machine
+    monkeypatch.setattr(common, "usable_cores", lambda: 16)
+    common.write("fake", {"value": 1}, results=tmp_path, per_cpu=True)
+    monkeypatch.setattr(common, "usable_cores", lambda: 2)
+    common.write("fake", {"value": 2}, results=tmp_path, per_cpu=True)
+    big = tmp_path / f"fake@{common.cpu_slug(common.cpu_model())}-16-cores.json"
+    assert common.other_cpus("fake", tmp_path) == [big]
+    assert json.loads(big.read_text())["value"] == 1
+    assert common.machine_label(json.loads(big.read_text())["machine"]).endswith(", 16 cores")
+    assert common.machine_label({"cpu": "AMD EPYC", "cores": 2}) == "AMD EPYC"
+    # the 2-core run again replaces only its own copy
+    common.write("fake", {"value": 3}, results=tmp_path, per_cpu=True)
+    assert common.other_cpus("fake", tmp_path) == [big]
+
+
 def test_every_cpus_run_reaches_the_rendered_page(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(common.RESULTS_ENV, str(tmp_path))
