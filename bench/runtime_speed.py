@@ -12,7 +12,7 @@ them, drawn with a fixed seed), each runtime through the public API (the models 
   PyTorch's count). With 2 threads, also ONNX Runtime's intra-op threads on one batch at a
   time (``read(..., side_by_side=False)``) against the default lanes;
 - single review: ``read([text])`` of each of ``--single`` reviews, p50 and p99 (ms), on 1 and 2
-  threads (up to 8 rows run on one thread either way: docs/performance.md);
+  threads (up to 8 rows run on one thread either way);
 - score: ``score_file`` on the reviews as a plain-lines file (reading, encoding, writing and
   all), reviews/s, on 2 threads;
 - load: ``SentimentModel.load`` with each runtime, ONNX Runtime with an empty cache (the

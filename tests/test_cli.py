@@ -69,6 +69,15 @@ def test_train_evaluate_predict_plot(capsys: pytest.CaptureFixture[str], tiny_im
     assert metrics["confusion_matrix"] == recorded["confusion_matrix"]
     assert metrics["accuracy"] == recorded["accuracy"]
     assert metrics["loss"] == pytest.approx(recorded["loss"], abs=1e-6)
+    # the text output: the same figures, the per-class ones included
+    code, out, _ = run_cli(capsys, "evaluate", str(out_dir), "--source", str(tiny_imdb),
+                           "--split", "test")
+    assert code == 0 and f"accuracy {metrics['accuracy']:.4f}" in out
+    assert f"(ECE, 15 bins) {metrics['ece']:.4f}" in out
+    for name, c in metrics["per_class"].items():
+        row = next(line.split() for line in out.splitlines()[-2:] if line.split()[0] == name)
+        assert row[1:] == [f"{c['precision']:.4f}", f"{c['recall']:.4f}", f"{c['f1']:.4f}",
+                           str(c["support"])]
 
     code, out, _ = run_cli(capsys, "predict", str(out_dir), "A great movie", "Awful!", "--json")
     rows = [json.loads(line) for line in out.splitlines()]

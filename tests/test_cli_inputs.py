@@ -40,8 +40,9 @@ def test_predict_help_explains_text_and_stdin(capsys: pytest.CaptureFixture[str]
 
 @pytest.mark.parametrize(("argv", "shown"), [
     (["train"], ["(default: seed)", "(default: auto)", "(default: 1)"]),
-    (["score"], ["(default: 2000)", "(default: 1)"]),
-    (["serve"], ["(default: 127.0.0.1)", "(default: 8000)"]),
+    # zero and the empty string are defaults too, though 0 == False and "" is falsy
+    (["score"], ["(default: 2000)", "(default: 1)", "fields (default: '')"]),
+    (["serve"], ["(default: 127.0.0.1)", "(default: 8000)", "pass (default: 0.0)"]),
     (["evaluate"], ["(default: test)"]),
     (["plot"], ["(default: curves.png)"]),
 ])

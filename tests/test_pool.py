@@ -31,6 +31,7 @@ def test_a_helper_process_scores_chunks_too(tiny_model: Path, tmp_path: Path,
         return real(model, items, fn, executor, helpers, ready, threads)
 
     monkeypatch.setattr(pool, "shared", once_ready)
+    monkeypatch.setattr(pool, "HELPERS_PAY_OFF_S", -1.0)  # a helper even for a small file
     summary = score_file(model, src, tmp_path / "two.jsonl", chunk_size=5, workers=2)
     assert summary.rows == 60 and len(here) < 12  # the helper scored some of the 12 chunks
     monkeypatch.undo()
@@ -68,3 +69,57 @@ def test_work_is_shared_by_room_and_comes_back_in_order(tiny_model: Path) -> Non
     assert sent == [0, 1]  # room for two chunks; the rest were scored here meanwhile
     assert [chunk for chunk, _ in out] == [chunk for chunk, _ in items]
     assert [result for _, result in out] == [predictions(model, texts) for _, texts in items]
+
+
+def _no_helpers(*args: Any, **kwargs: Any) -> Any:
+    raise AssertionError("a helper was started")
+
+
+def _pairs(n: int) -> list[tuple[str, list[str]]]:
+    return [(f"chunk {c}", [f"chunk {c} great fun", f"chunk {c} awful"]) for c in range(n)]
+
+
+def test_helpers_start_only_when_the_work_left_pays_for_them(
+        tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = SentimentModel.load(tiny_model)
+    items = _pairs(5)
+    want = [(chunk, predictions(model, texts)) for chunk, texts in items]
+    # little left: everything here, no helper started
+    out = list(pool.lazily(model, iter(items), predictions, _no_helpers, 1, None,
+                           lambda: pool.HELPERS_PAY_OFF_S / 2))
+    assert out == want
+    # much left: helpers start after the first chunk and share the rest, in order
+    started: list[int] = []
+    done: Future[None] = Future()
+    done.set_result(None)
+
+    class Helper(Executor):
+        def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+            f: Future[Any] = Future()
+            f.set_result(fn(*args, **kwargs))
+            return f
+
+    def start() -> tuple[Executor, list[Future[None]]]:
+        started.append(1)
+        return Helper(), [done]
+
+    monkeypatch.setattr(pool, "_HELPER_MODEL", model)  # the fake helper runs here
+    out = list(pool.lazily(model, iter(items), predictions, start, 1, None,
+                           lambda: 2 * pool.HELPERS_PAY_OFF_S))
+    assert started == [1] and out == want
+    # not known (standard input): started too
+    started.clear()
+    list(pool.lazily(model, iter(_pairs(2)), predictions, start, 1, None, lambda: None))
+    assert started == [1]
+
+
+def test_a_small_file_with_workers_starts_no_helper(tiny_model: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import concurrent.futures
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", _no_helpers)
+    model = SentimentModel.load(tiny_model)
+    src = tmp_path / "in.txt"
+    src.write_text("".join(f"review {i} great fun\n" for i in range(30)))
+    summary = score_file(model, src, tmp_path / "out.jsonl", chunk_size=5, workers=2)
+    assert summary.rows == 30 and summary.errors == 0

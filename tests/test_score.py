@@ -583,7 +583,11 @@ def test_score_command(tiny_model: Path, tmp_path: Path,
     assert code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
-def test_workers_give_the_same_output(tiny_model: Path, tmp_path: Path) -> None:
+def test_workers_give_the_same_output(tiny_model: Path, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from lstm_sentiment import pool
+
+    monkeypatch.setattr(pool, "HELPERS_PAY_OFF_S", -1.0)  # a helper even for a small file
     model = SentimentModel.load(tiny_model)
     src = tmp_path / "in.csv"
     src.write_text("text,id\n" + "".join(f"review {i} great fun,{i}\n" if i % 3 else

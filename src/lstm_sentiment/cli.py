@@ -38,9 +38,12 @@ class _Help(argparse.HelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if (action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text
-                and action.option_strings and action.nargs != 0 and "default" not in text):
-            text += " (default: %(default)s)"
+        default = action.default
+        # by identity: 0 and 0.0 equal False, and are defaults worth showing
+        shown = not (default is None or default is False or default is argparse.SUPPRESS)
+        if (shown and "%(default)" not in text and action.option_strings and action.nargs != 0
+                and "default" not in text):
+            text += " (default: %(default)r)" if default == "" else " (default: %(default)s)"
         return text
 
 
@@ -168,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=_positive_int, default=2000,
                    help="rows scored at a time (memory stays bounded)")
     p.add_argument("--workers", type=_positive_int, default=1,
-                   help="score in N processes, this one included; output order is kept")
+                   help="score in up to N processes, this one included; output order is "
+                        "kept (the others start only when the work left repays their start)")
     runtime_arg(p)
 
     p = command("import-keras", "turn a tutorial model saved by Keras (.keras or .h5) into a "

@@ -107,13 +107,21 @@ def evaluate(args: argparse.Namespace) -> int:
         _print_json(metrics)
         return 0
     print(f"{metrics['split']}: accuracy {metrics['accuracy']:.4f}, loss {metrics['loss']:.4f}, "
-          f"n {metrics['n']}")
+          f"calibration error (ECE, 15 bins) {metrics['ece']:.4f}, n {metrics['n']}")
     labels = metrics["labels"]
-    width = max(len(x) for x in labels) + 2
+    width = max(max(len(x) for x in labels), len("precision")) + 2
     print("confusion matrix (rows: true, columns: predicted)")
     print(" " * width + "".join(f"{x:>{width}}" for x in labels))
     for name, row in zip(labels, metrics["confusion_matrix"], strict=True):
         print(f"{name:>{width}}" + "".join(f"{v:>{width}}" for v in row))
+    # per class, as scikit-learn's classification_report lays it out
+    print(" " * width + "".join(f"{x:>{width}}" for x in ("precision", "recall", "f1",
+                                                          "support")))
+    for name in labels:
+        c = metrics["per_class"][name]
+        print(f"{name:>{width}}" + "".join(f"{c[k]:>{width}.4f}" for k in ("precision", "recall",
+                                                                           "f1"))
+              + f"{c['support']:>{width}}")
     return 0
 
 

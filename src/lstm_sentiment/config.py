@@ -51,8 +51,8 @@ class ModelConfig:
     embedding_dim: int = 16
     hidden_size: int = 32
     lstm: LstmKind = "fused"  # "fused" = torch.nn.LSTM, "reference" = lstm.ReferenceLSTM
-    # Keras's LSTM (no mask_zero) runs through the trailing padding; masking stops at the last real
-    # token instead. See README "Padding" for the measurements behind the default.
+    # Keras's LSTM (no mask_zero) runs through the trailing padding; masking stops at the last
+    # real token instead: faster (bench/README.md, "Seed preset speed"); over seeds: docs/seed.md.
     mask_padding: bool = True
     bidirectional: bool = False  # a second LSTM reads each text from its last word back
     pooling: Pooling = "last"  # "last": h after the last word; "max-mean": both over every word

@@ -11,8 +11,8 @@ from torch import nn
 
 from .lstm import ReferenceLSTM
 
-# Why calls are cut as they are (oneDNN's per-step cost grows with a call's length; its backward
-# workspaces and the heap grow with each new call shape): docs/performance.md.
+# Why calls are cut as they are: oneDNN's per-step cost grows with a call's length, and its
+# backward workspaces and the heap grow with each new call shape.
 MAX_STEPS_PER_CALL = 128  # steps per LSTM call without gradients; longer inputs run in chunks
 TRAINING_MAX_STEPS = 64  # steps per call with gradients (the seed layout): smaller workspaces
 # a batch cut to its longest row is cut at a multiple of this (padding after every row's end

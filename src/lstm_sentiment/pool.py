@@ -5,8 +5,12 @@
 of them: ``workers - 1`` helpers (spawned, each loading the model from a saved copy:
 safetensors and JSON, checksums verified; only ``work`` and results travel) take work while
 they have room (two items each), and this process computes the rest itself, so the work
-divides itself by speed and starts at once, while the helpers are still loading. Until they
-have loaded, this process runs PyTorch on all its threads; then on ``cores // workers``.
+divides itself by speed and goes on while the helpers are still loading. Until they have
+loaded, this process runs PyTorch on all its threads; then on ``cores // workers``.
+
+Helpers take a second or more to start, and slow this process while they do, so they are
+started only when they can pay that back: after the first item, if the work left would take
+this process alone more than :data:`HELPERS_PAY_OFF_S` (or how much is left is not known).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,13 +29,20 @@ if TYPE_CHECKING:
 
 Work = Callable[["SentimentModel", Any], Any]
 Done = Iterator[tuple[Any, Any]]
+Left = Callable[[], float | None]
+
+# Seconds of work left (at this process's pace alone) that make starting helpers worth it: a
+# helper imports PyTorch and loads the model first, and the seed model's 25,000 reviews (under
+# 2 s of work) scored slower with one than without (bench/serve_speed.py).
+HELPERS_PAY_OFF_S = 3.0
 
 
 @contextmanager
-def scored_chunks(model: SentimentModel, workers: int,
-                  fn: Work) -> Iterator[Callable[[Iterator[Any]], Done]]:
+def scored_chunks(model: SentimentModel, workers: int, fn: Work,
+                  left: Left | None = None) -> Iterator[Callable[[Iterator[Any]], Done]]:
     """A function from ``(chunk, work)`` pairs to ``(chunk, fn(model, work))`` pairs, in input
-    order; ``fn`` must be a module-level function (helpers receive it by name)."""
+    order; ``fn`` must be a module-level function (helpers receive it by name). ``left()``:
+    the seconds of work left at the pace so far, None when not known (helpers then start)."""
     if workers == 1:
         yield lambda items: ((chunk, fn(model, work)) for chunk, work in items)
         return
@@ -42,19 +53,39 @@ def scored_chunks(model: SentimentModel, workers: int,
 
     helpers = workers - 1
     threads = max(1, (os.cpu_count() or 1) // workers)
-    with tempfile.TemporaryDirectory(prefix="lstm-sentiment-pool-") as tmp:
-        model.save(Path(tmp))  # helpers load this copy
-        ctx = multiprocessing.get_context("spawn")  # torch and tokenizers dislike fork
-        before = torch.get_num_threads()
-        try:
+    before = torch.get_num_threads()
+    with ExitStack() as stack:  # closed last in first out: the helpers, then their copy
+
+        def start() -> tuple[Executor, list[Future[None]]]:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="lstm-sentiment-pool-"))
+            model.save(Path(tmp))  # helpers load this copy
+            ctx = multiprocessing.get_context("spawn")  # torch and tokenizers dislike fork
             # helpers run the model's runtime; the copy's graph is the one this process cached
-            with ProcessPoolExecutor(helpers, mp_context=ctx, initializer=_init_helper,
-                                     initargs=(tmp, threads, model.runtime)) as pool:
-                # done once every helper has loaded the model
-                ready = [pool.submit(_helper_ready) for _ in range(helpers)]
-                yield lambda items: shared(model, items, fn, pool, helpers, ready, threads)
+            pool = stack.enter_context(ProcessPoolExecutor(
+                helpers, mp_context=ctx, initializer=_init_helper,
+                initargs=(tmp, threads, model.runtime)))
+            # done once every helper has loaded the model
+            return pool, [pool.submit(_helper_ready) for _ in range(helpers)]
+
+        try:
+            yield lambda items: lazily(model, items, fn, start, helpers, threads, left)
         finally:
             torch.set_num_threads(before)
+
+
+def lazily(model: SentimentModel, items: Iterator[tuple[Any, Any]], fn: Work,
+           start: Callable[[], tuple[Executor, list[Future[None]]]], helpers: int,
+           threads: int | None, left: Left | None) -> Done:
+    """:func:`scored_chunks`' pairs: the first here, and then, if helpers pay off (see the
+    module docstring), the rest shared with the helpers ``start()`` starts."""
+    items = iter(items)
+    for chunk, work in items:
+        yield chunk, fn(model, work)
+        remaining = None if left is None else left()
+        if remaining is None or remaining > HELPERS_PAY_OFF_S:
+            pool, ready = start()
+            yield from shared(model, items, fn, pool, helpers, ready, threads)
+            return
 
 
 def shared(model: SentimentModel, items: Iterator[tuple[Any, Any]], fn: Work, pool: Executor,

@@ -34,11 +34,11 @@ from .text import TextEncoder, id_dtype
 LABEL_NAMES = {"neg": "negative", "pos": "positive"}
 
 # Batches side by side (see _lanes) share the batch size but have at least this many rows each:
-# smaller ones waste the lanes, larger ones hold more memory (docs/performance.md).
+# smaller ones waste the lanes, larger ones hold more memory.
 MIN_LANE_BATCH = 128
 
 # Batches of up to this many rows run on one thread: threads meet at every LSTM step, and for a
-# few rows the meeting costs more than the sharing saves (docs/performance.md).
+# few rows the meeting costs more than the sharing saves.
 SMALL_BATCH = 8
 
 
@@ -83,7 +83,7 @@ def _lanes(count: int) -> ThreadPoolExecutor:
     The LSTM's steps are too small for several cores to share one without waiting at every
     step, so whole batches side by side use the cores better than one batch over all of them;
     each lane keeps to one thread, since two OpenMP teams side by side slow each other badly
-    (measurements: docs/performance.md).
+    (bench/runtime_speed.py measures lanes against intra-op threads).
     """
     with _LANES_LOCK:
         pool = _LANES.get(count)

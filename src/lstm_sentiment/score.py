@@ -124,7 +124,16 @@ def score_file(model: SentimentModel, input: str | Path, output: str | Path | No
         title = f"scoring {Path(source.name).name}"
         out = stack.enter_context(streams.open_output(plan.out_path, plan.gz_out))
         bar = stack.enter_context(progress.bar(title, source.total, unit="bytes"))
-        scored = stack.enter_context(scored_chunks(model, workers, predictions))
+        began = time.perf_counter()
+
+        def left() -> float | None:
+            """Seconds of work left at the pace so far (None: the size is not known)."""
+            done, total = source.position(), source.total
+            if not total or done <= 0:
+                return None
+            return (time.perf_counter() - began) * max(total - done, 0) / done
+
+        scored = stack.enter_context(scored_chunks(model, workers, predictions, left))
         writer = tables.Writer(plan.out_fmt, out, rows_in.columns, names)
         for chunk, (labels, scores, reasons) in scored(_work(rows_in.rows(), chunk_size)):
             problems = [_problem(row, reason) for row, reason in zip(chunk, reasons, strict=True)]

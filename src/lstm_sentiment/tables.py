@@ -269,19 +269,36 @@ def _named(delimiter: str) -> str:
     return {",": "comma", "\t": "tab"}[delimiter]
 
 
-# orjson reads an integer beyond 64 bits as a float, silently: a line with a run of 19 digits
-# (the shortest such integer) goes to the standard library, which keeps it exact
+# orjson reads an integer beyond 64 bits as a float, silently: a line whose value holds a float
+# and has a run of 19 digits (the shortest such integer) goes to the standard library, which
+# keeps it exact. Searching every line instead cost more than parsing it (bench/score_parts.py).
 _LONG_DIGITS = re.compile(rb"\d{19}")
+
+
+def _has_float(value: Any) -> bool:
+    stack = [value]  # a loop, not recursion: orjson nests deeper than Python recurses
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is float:
+            return True
+        if kind is dict:
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+    return False
 
 
 def _parse_json(source: Input, data: bytes) -> tuple[Any, str | None]:
     """The line's value, or the problem with it. orjson first (fast); the standard library for
     what orjson refuses or rounds but JSON allows (lone surrogate escapes, huge integers, NaN)."""
-    if not _LONG_DIGITS.search(data):
-        try:
-            return orjson.loads(data), None
-        except orjson.JSONDecodeError:
-            pass
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if not (_has_float(value) and _LONG_DIGITS.search(data)):
+            return value, None
     import json
 
     text = source.decode(data).rstrip("\r\n")  # so that error columns count from the line
