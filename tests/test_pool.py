@@ -123,3 +123,32 @@ def test_a_small_file_with_workers_starts_no_helper(tiny_model: Path, tmp_path: 
     src.write_text("".join(f"review {i} great fun\n" for i in range(30)))
     summary = score_file(model, src, tmp_path / "out.jsonl", chunk_size=5, workers=2)
     assert summary.rows == 30 and summary.errors == 0
+
+
+def test_helpers_share_the_cores_this_process_may_use_not_the_machines(
+        tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from lstm_sentiment import cpus
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {2, 5, 6, 7}, raising=False)
+    assert cpus.usable() == 4  # e.g. taskset -c 2,5-7, or a container's cpuset
+    seen: list[int | None] = []
+
+    def lazily(model: Any, items: Any, fn: Any, start: Any, helpers: int,
+               threads: int | None, left: Any) -> Any:
+        seen.append(threads)
+        return ((chunk, fn(model, work)) for chunk, work in items)
+
+    monkeypatch.setattr(pool, "lazily", lazily)
+    model = SentimentModel.load(tiny_model)
+    with pool.scored_chunks(model, 2, predictions) as scored:
+        out = list(scored(iter([("c", ["great fun"])])))
+    assert seen == [2] and out[0][1][0] == [model.predict(["great fun"])[0].label]
+
+    def no_affinity(pid: int) -> set[int]:
+        raise AttributeError("sched_getaffinity")  # macOS and Windows have none
+
+    monkeypatch.setattr(os, "sched_getaffinity", no_affinity)
+    assert cpus.usable() == 64

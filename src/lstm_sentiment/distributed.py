@@ -40,6 +40,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from . import cpus
 from .errors import UserError
 
 T = TypeVar("T")
@@ -346,7 +347,7 @@ def launch(nproc: int, argv: Sequence[str], *, module: str = "lstm_sentiment") -
     from torch.distributed.run import parse_args, run
 
     if "OMP_NUM_THREADS" not in os.environ:
-        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // nproc))
+        os.environ["OMP_NUM_THREADS"] = str(max(1, cpus.usable() // nproc))
     args = parse_args(["--standalone", f"--nproc-per-node={nproc}", "--module", module,
                        *argv])
     try:

@@ -15,7 +15,6 @@ this process alone more than :data:`HELPERS_PAY_OFF_S` (or how much is left is n
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -23,6 +22,8 @@ from concurrent.futures import Executor, Future
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from . import cpus
 
 if TYPE_CHECKING:
     from .predict import SentimentModel
@@ -52,7 +53,7 @@ def scored_chunks(model: SentimentModel, workers: int, fn: Work,
     import torch
 
     helpers = workers - 1
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = max(1, cpus.usable() // workers)
     before = torch.get_num_threads()
     with ExitStack() as stack:  # closed last in first out: the helpers, then their copy
 

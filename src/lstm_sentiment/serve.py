@@ -20,7 +20,6 @@ the drain on shutdown. docs/serving.md describes it all for operators.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -39,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import cpus
 from .batching import MAX_BATCH, MAX_QUEUE, Batcher, QueueFull
 from .errors import UserError
 from .predict import SentimentModel
@@ -152,7 +152,7 @@ def create_app(model: SentimentModel, *, max_body_bytes: int = MAX_BODY_BYTES,
     app.add_middleware(Ops, settings=OpsSettings(api_key, max_body_bytes, body_timeout,
                                                  access_log), metrics=metrics,
                        drain=app.state.drain)
-    limiter = anyio.CapacityLimiter(os.cpu_count() or 1)
+    limiter = anyio.CapacityLimiter(cpus.usable())
 
     async def in_thread(fn: Any, *args: Any) -> Any:
         return await anyio.to_thread.run_sync(partial(fn, *args), limiter=limiter)
