@@ -601,3 +601,31 @@ def test_workers_give_the_same_output(tiny_model: Path, tmp_path: Path,
     assert [line.rsplit(",", 2)[0] for line in a] == [line.rsplit(",", 2)[0] for line in b]
     with pytest.raises(UserError, match="workers must be at least 1"):
         score_file(model, src, two, workers=0)
+
+
+def test_with_workers_the_first_chunk_is_small_so_its_pace_comes_early(
+        tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from contextlib import contextmanager
+
+    from lstm_sentiment import score
+
+    sizes: list[int] = []
+
+    @contextmanager
+    def in_process(model: Any, workers: int, fn: Any, left: Any = None) -> Any:
+        def run(items: Any) -> Any:
+            for chunk, work in items:
+                sizes.append(len(chunk))
+                yield chunk, fn(model, work)
+        yield run
+
+    monkeypatch.setattr(score, "scored_chunks", in_process)
+    src = tmp_path / "in.txt"
+    src.write_text("great fun\n" * 1600)
+    model = SentimentModel.load(tiny_model)
+    score.score_file(model, src, tmp_path / "two.jsonl", chunk_size=1000, workers=2)
+    assert sizes == [score.FIRST_CHUNK, 1000, 100]
+    sizes.clear()
+    score.score_file(model, src, tmp_path / "one.jsonl", chunk_size=1000)
+    assert sizes == [1000, 600]
+    assert (tmp_path / "one.jsonl").read_bytes() == (tmp_path / "two.jsonl").read_bytes()

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ScoreSummary", "check", "predictions", "score_file"]
 
+FIRST_CHUNK = 500  # rows in the first chunk when there are workers (see score_file)
+
 
 @dataclass(frozen=True)
 class ScoreSummary:
@@ -135,7 +137,10 @@ def score_file(model: SentimentModel, input: str | Path, output: str | Path | No
 
         scored = stack.enter_context(scored_chunks(model, workers, predictions, left))
         writer = tables.Writer(plan.out_fmt, out, rows_in.columns, names)
-        for chunk, (labels, scores, reasons) in scored(_work(rows_in.rows(), chunk_size)):
+        # with workers, a small first chunk: its pace decides whether helpers pay off (pool.py),
+        # and a bundled-model chunk of 2,000 would hold them back about a second
+        first = min(chunk_size, FIRST_CHUNK) if workers > 1 else chunk_size
+        for chunk, (labels, scores, reasons) in scored(_work(rows_in.rows(), chunk_size, first)):
             problems = [_problem(row, reason) for row, reason in zip(chunk, reasons, strict=True)]
             writer.write(chunk, labels, scores, problems)
             rows += len(chunk)
@@ -154,11 +159,14 @@ def score_file(model: SentimentModel, input: str | Path, output: str | Path | No
                         undecodable_lines=source.undecodable)
 
 
-def _work(rows: Iterator[tables.Row], size: int
+def _work(rows: Iterator[tables.Row], size: int, first: int
           ) -> Iterator[tuple[list[tables.Row], list[str | None]]]:
-    """Chunks of rows, each with its texts (None for a row with an error): what is scored."""
-    while chunk := list(islice(rows, size)):
+    """Chunks of rows, each with its texts (None for a row with an error): what is scored;
+    the first chunk has ``first`` rows, the others ``size``."""
+    take = first
+    while chunk := list(islice(rows, take)):
         yield chunk, [row.text for row in chunk]
+        take = size
 
 
 def _problem(row: tables.Row, reason: str | None) -> str | None:
