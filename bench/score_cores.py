@@ -5,7 +5,11 @@ from start to exit, loading included) for N = 1, 2, 4, ... up to the machine's u
 the official test reviews as JSON Lines, with the bundled model and a seed-preset model (its
 real vocabulary, untrained weights: the same cost as a trained one). With N workers each
 process runs cores / N threads (`score --workers`). On a 2-core machine this is 1 and 2
-workers; a larger machine (a GPU machine's host, when one is lent) adds its points. Writes
+workers; a larger machine (a GPU machine's host, when one is lent) adds its points.
+
+Then against cores: for each smaller core count C (1, 2, 4, ...), the child is pinned to the
+first C cores (``taskset``) and runs as one process and as C workers; with every core, the runs
+above count. `score` sizes its threads by the cores it may use, not the machine's. Writes
 bench/results/score_cores.json; a run on another machine is kept beside it.
 
     python bench/score_cores.py [--rows 100000] [--workers 1 2 4 ...] [--quick]
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -50,6 +55,7 @@ def main() -> None:
     counts = args.workers or worker_counts(cores)
     rows = 2000 if args.quick else args.rows
     runs: dict[str, dict[str, Any]] = {}
+    pinned: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         _, reviews = seed_model(args.source, tmp / "seed")
@@ -63,8 +69,31 @@ def main() -> None:
                 runs[name][str(n)] = command(folder, table, tmp, n)
                 print(f"{name}, {n} workers: "
                       f"{runs[name][str(n)]['reviews_per_second']:,.0f} reviews/s", flush=True)
+            pinned[name] = {}
+            for c in [c for c in worker_counts(cores) if c < cores]:
+                first = sorted(os.sched_getaffinity(0))[:c]
+                pinned[name][str(c)] = {str(n): command(folder, table, tmp, n, first)
+                                        for n in sorted({1, c})}
+                print(f"{name}, {c} cores: " + ", ".join(
+                    f"{n} workers {run['reviews_per_second']:,.0f} reviews/s"
+                    for n, run in pinned[name][str(c)].items()), flush=True)
     write("score_cores" + ("_quick" if args.quick else ""),
-          {"quick": args.quick, "rows": rows, "cores": cores, "runs": runs}, per_cpu=True)
+          {"quick": args.quick, "rows": rows, "cores": cores, "runs": runs, "pinned": pinned},
+          per_cpu=True)
+
+
+def against_cores(r: dict[str, Any]) -> dict[str, dict[int, dict[int, float]]]:
+    """Per model, per core count, reviews/s as one process and as that many workers: the
+    pinned runs, and for every core the unpinned ones."""
+    out: dict[str, dict[int, dict[int, float]]] = {}
+    for name, by_cores in r.get("pinned", {}).items():
+        table = {int(c): {int(n): run["reviews_per_second"] for n, run in runs.items()}
+                 for c, runs in by_cores.items()}
+        every = r["runs"][name]
+        table[r["cores"]] = {n: every[str(n)]["reviews_per_second"]
+                             for n in sorted({1, r["cores"]}) if str(n) in every}
+        out[name] = dict(sorted(table.items()))
+    return out
 
 
 def render(r: dict[str, Any]) -> str:
@@ -81,6 +110,19 @@ def render(r: dict[str, Any]) -> str:
             gain = f"{run['reviews_per_second'] / one:.2f}x" if one else "–"
             lines.append(f"| {name} | {n} | {run['reviews_per_second']:,.0f} | {gain} | "
                          f"{run['seconds']:.1f} | {run['peak_rss_mb']:,.0f} |")
+    scaling = against_cores(r)
+    if scaling:
+        lines += ["", "Against cores: `score` pinned to the first C cores (`taskset`), as one "
+                  "process with C threads and as C workers of one thread each; reviews/s, and "
+                  "the better of the two over one core's.", "",
+                  "| model | cores | one process | C workers | speed-up over 1 core |",
+                  "|---|---|---|---|---|"]
+        for name, table in scaling.items():
+            base = max(table[min(table)].values())
+            for c, by in table.items():
+                many = f"{by[c]:,.0f}" if c > 1 and c in by else "–"
+                lines.append(f"| {name} | {c} | {by[1]:,.0f} | {many} | "
+                             f"{max(by.values()) / base:.2f}x |")
     return "\n".join(lines)
 
 

@@ -125,11 +125,14 @@ def main() -> None:
 COPIES = 8  # 25,000 test reviews x 8 = the issue's 200,000 rows
 
 
-def command(folder: str, table: Path, tmp: Path, workers: int) -> dict[str, Any]:
-    """``lstm-sentiment score`` on ``table`` in a child process: reviews/s and peak RSS."""
+def command(folder: str, table: Path, tmp: Path, workers: int,
+            cpus: list[int] | None = None) -> dict[str, Any]:
+    """``lstm-sentiment score`` on ``table`` in a child process: reviews/s and peak RSS.
+    ``cpus``: the cores the child may run on (``taskset``; None: all)."""
     out = tmp / "scored.jsonl"
-    run = run_child([sys.executable, "-m", "lstm_sentiment", "-q", "score", folder, "--input",
-                     str(table), "--output", str(out), "--workers", str(workers)])
+    pinned = [] if cpus is None else ["taskset", "-c", ",".join(map(str, cpus))]
+    run = run_child([*pinned, sys.executable, "-m", "lstm_sentiment", "-q", "score", folder,
+                     "--input", str(table), "--output", str(out), "--workers", str(workers)])
     with out.open("rb") as f:
         rows = sum(1 for _ in f)
     with table.open("rb") as f:

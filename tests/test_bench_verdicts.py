@@ -1,5 +1,5 @@
 """What bench scripts conclude from their figures (bench/cpu_settings.py, bench/lstm_part.py,
-bench/gpu.py), checked on made-up results without measuring anything."""
+bench/gpu.py, bench/score_cores.py), checked on made-up results without measuring anything."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ sys.path.insert(0, str(BENCH))
 import cpu_settings  # noqa: E402 (bench/ is a folder of scripts, not a package)
 import gpu  # noqa: E402
 import lstm_part  # noqa: E402
+import score_cores  # noqa: E402
 
 
 def _setting(name: str, masked: list[float], read: list[float]) -> dict[str, Any]:
@@ -64,3 +65,21 @@ def test_gpu_render_says_whether_the_unlabelled_reviews_were_there() -> None:
         _gpu(n_unlabelled=50000))
     assert "without train/unsup" in gpu.render(_gpu(n_unlabelled=0))
     assert "without train/unsup" in gpu.render(_gpu())  # older runs did not record it
+
+
+def test_score_against_cores_joins_pinned_runs_with_the_every_core_ones() -> None:
+    def run(per_s: float) -> dict[str, Any]:
+        return {"rows": 100, "seconds": 100 / per_s, "peak_rss_mb": 300.0,
+                "reviews_per_second": per_s}
+
+    result = {"quick": False, "rows": 100, "cores": 4,
+              "runs": {"seed": {"1": run(900.0), "2": run(1500.0), "4": run(2000.0)}},
+              "pinned": {"seed": {"1": {"1": run(500.0)},
+                                  "2": {"1": run(800.0), "2": run(950.0)}}}}
+    assert score_cores.against_cores(result) == {
+        "seed": {1: {1: 500.0}, 2: {1: 800.0, 2: 950.0}, 4: {1: 900.0, 4: 2000.0}}}
+    page = score_cores.render(result)
+    assert "| seed | 1 | 500 | – | 1.00x |" in page
+    assert "| seed | 4 | 900 | 2,000 | 4.00x |" in page  # the better of the two, over one core
+    del result["pinned"]  # a run from before pinning renders its workers table alone
+    assert "Against cores" not in score_cores.render(result)
