@@ -31,6 +31,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -114,6 +115,17 @@ def _git(*args: str) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+@functools.cache
+def src_changed_since(commit: str | None) -> tuple[str, ...] | None:
+    """The package's files (under src/lstm_sentiment/) that differ between ``commit`` and the
+    working tree; None when git cannot tell (no git, or a commit this clone does not have)."""
+    if not commit:
+        return None
+    out = _git("diff", "--name-only", "--relative=src/lstm_sentiment", commit, "--",
+               "src/lstm_sentiment")
+    return None if out is None else tuple(line for line in out.splitlines() if line)
 
 
 def _src_files(src: Path) -> list[Path]:

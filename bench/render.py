@@ -18,8 +18,9 @@ A speed benchmark (``per_cpu=True``) keeps each machine's latest run (CPU model,
 where not 2); bench/README.md and the docs show every one, the other machines' under headings
 that name them, and README.md a line pointing to them. Every section starts with where its
 figures come from: commit, machine, date and command. A result whose ``src/`` digest differs
-from the current ``src/`` is marked **stale**, naming the commit it was measured on; a result
-that records no provenance is stale too.
+from the current ``src/`` is marked **stale**, naming the commit it was measured on and the
+package's files changed since (when git knows that commit); a result that records no provenance
+is stale too.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import argparse
 import importlib
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -119,9 +120,17 @@ def provenance_line(result: dict[str, Any], current_src: str, script: str) -> tu
         commit += " with uncommitted changes in src/"
     where = f"{commit}, {_machine(result)}, by `{prov.get('command')}`"
     if prov["src_hash"] != current_src:
-        return True, (f"**Stale: measured on {where}**; src/ has changed since. Rerun it for "
-                      "current figures.")
+        changed = common.src_changed_since(prov.get("commit"))
+        since = f" (in {_some(changed)})" if changed else ""
+        return True, (f"**Stale: measured on {where}**; src/ has changed since{since}. Rerun it "
+                      "for current figures.")
     return False, f"*Measured on {where}.*"
+
+
+def _some(names: Sequence[str], most: int = 12) -> str:
+    """``a.py, b.py and 3 more``: enough names to judge by, not a list to read."""
+    shown = ", ".join(f"`{n}`" for n in names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def other_cpus(name: str) -> list[dict[str, Any]]:

@@ -175,6 +175,20 @@ def test_a_result_measured_on_other_code_is_stale() -> None:
     assert stale and "provenance unknown" in line
 
 
+def test_a_stale_line_names_the_package_files_changed_since_its_commit() -> None:
+    root = common._git("rev-list", "--max-parents=0", "HEAD")  # the first commit: before src/
+    if root is None:
+        pytest.skip("no git history here")
+    result = _fake_load_result("sha256:other")
+    result["provenance"]["commit"] = root.split()[0]  # type: ignore[index]
+    stale, line = render.provenance_line(result, common.src_hash(), "load")
+    assert stale and "src/ has changed since (in `" in line and "`artifact.py`" in line
+    assert "more)" in line  # far more files than a line lists
+    # a commit this clone lacks (the fake one): no list, the line says stale all the same
+    stale, line = render.provenance_line(_fake_load_result("sha256:other"), "sha256:x", "load")
+    assert stale and "src/ has changed since. Rerun" in line
+
+
 def test_stale_marking_reaches_the_rendered_page(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(common.RESULTS_ENV, str(tmp_path))
