@@ -75,6 +75,8 @@ def test_negation_rules(sentence: str, negated: set[str], labels: tuple[int, int
     "It was like a dream.",  # a rated word too often no opinion (but "we liked it" is one)
     "Dull, dull, dull.",  # no rule fits
     "ok",  # too short
+    "Why did I hate it?",  # an auxiliary before the subject: a question, no statement
+    "Will they hate sequels?",
 ])
 def test_sentences_no_rule_may_negate_give_no_pair(sentence: str) -> None:
     assert augment.negated(sentence, VALENCES, np.random.default_rng(0)) is None
@@ -100,6 +102,33 @@ def test_degree_and_contrast_rows() -> None:
     for text, label in by_text.items():
         assert (label == 1) == text.rstrip(".").endswith("we agreed")
         assert any(w in text for w in (", but ", "Although ", ". However, "))
+
+
+def test_advice_rows_keep_their_review_label() -> None:
+    texts = ["Don't waste your time. The plot was dull.",
+             "I recommend it to everyone. Do not miss it! Please don't ask me why it works.",
+             "Don't think about it, and you will find that the film runs on much longer than "
+             "anyone could want, with a plot that goes nowhere at all."]
+    made, counts = augment.rows(["advice"], texts, [0, 1, 0], VALENCES, seed=0)
+    assert made == [("Don't waste your time.", 0), ("I recommend it to everyone.", 1),
+                    ("Do not miss it!", 1), ("Please don't ask me why it works.", 1)]
+    assert counts == {"advice": 4}  # the third review's sentence is too long to be advice
+
+
+def test_emoji_rows_end_plain_sentences_with_a_rated_emoji() -> None:
+    emoji = {"😍": 2.6, "😠": -2.3, "🎉": 0.5}  # 🎉 is rated too weakly to say a verdict
+    texts = ["We watched it on a Sunday. The plot was dull. It was not on TV."] * 2 + \
+            ["The ending was great, we agreed."] * 2
+    made, counts = augment.rows(["negation", "emoji"], texts, [0, 0, 1, 1], VALENCES, seed=2,
+                                emoji=emoji)
+    rows = made[counts["negation"]:]
+    assert counts["emoji"] == len(rows) == 2  # half as many as rated sentences
+    assert sorted(y for _, y in rows) == [0, 1]
+    for text, label in rows:
+        # only the plain sentence (no rated word, no negation) takes an emoji
+        assert text.startswith("We watched it on a Sunday ")
+        assert set(text.split()[-1]) == {"😍" if label else "😠"}
+    assert augment.rows(["emoji"], texts, [0, 0, 1, 1], VALENCES, seed=2)[1] == {"emoji": 0}
 
 
 def test_unknown_kinds_are_refused_before_any_work(tmp_path: Path) -> None:

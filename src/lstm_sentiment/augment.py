@@ -18,7 +18,13 @@ is made from the training split only:
   weakened by one of VADER's diminishers ("somewhat", "kind of", ...), same label: a degree
   word moves how much, not which way;
 - **contrast**: two such sentences of opposite labels joined by "but", "although" or "however";
-  the label is the second's, the clause a contrast leads to.
+  the label is the second's, the clause a contrast leads to;
+- **advice**: a review's advice to its reader ("Don't waste your time.", "I'd recommend it."),
+  with the review's label: advice states the verdict, and the negated twins alone teach that "do
+  not" before a negative verb reads positive, which advice of this form contradicts;
+- **emoji**: a training sentence with no rated word, then an emoji the lexicon rates strongly
+  (see :func:`lstm_sentiment.lexicon.emoji_valences`), labelled by the emoji: reviews hold no
+  emoji, and people end a plain sentence with one to say how they felt.
 
 The negation rules: a copula (is, was, seems, ...) before the word, with at most one adverb or
 article between, gets "not" after it (sometimes "... at all" when the word ends the sentence),
@@ -26,7 +32,8 @@ or becomes its contraction ("wasn't"), or gets "never", or, after a short defini
 the negation moves into the subject ("The plot was dull": "Nothing about the plot was dull",
 "The actors were great": "None of the actors were great"); a verb after a subject pronoun is
 negated with "do" ("I loved it": "I did not love it", "I didn't love it", "I never loved it";
-"she likes it": "she doesn't like it"); each pair's form is chosen by a seeded draw. Sentences
+"she likes it": "she doesn't like it"), unless an auxiliary stands before the subject (a
+question: "Why did I waste my time?"); each pair's form is chosen by a seeded draw. Sentences
 that fit no rule give no pair.
 """
 
@@ -62,6 +69,12 @@ DETERMINERS = {"the", "this", "that", "these", "those", "his", "her", "their", "
 # a negation may sit in the subject rather than by the verb; singular and plural copulas
 QUANTIFIERS = (("Nothing about", "No part of"), ("None of", "Not one of"))
 PLURAL = {"are", "were"}
+# before a subject they make a question or a clause "do" cannot negate ("Why did I waste ...")
+AUXILIARIES = {"do", "does", "did", "will", "would", "can", "could", "should", "shall", "may",
+               "might", "must", "have", "has", "had"}
+# how advice to the reader opens ("Don't waste ...", "Do not miss ...", "Please don't ...")
+ADVICE_OPENERS = (("don't",), ("do", "not"), ("please", "don't"), ("please", "do", "not"))
+ADVICE_WORDS = 20  # longer sentences mostly carry more than advice
 
 
 def sentences(text: str) -> list[str]:
@@ -126,6 +139,8 @@ def _negate_at(tokens: list[str], low: list[str], i: int, valences: dict[str, fl
         return out
     if i == 0 or low[i - 1] not in SUBJECTS | THIRD_PERSON:
         return None
+    if i >= 2 and low[i - 2] in AUXILIARIES:  # "did I waste": no statement to negate
+        return None
     rule = rule % 3  # the quantifier form is the copula's alone
     word, head, tail = low[i], tokens[:i], tokens[i + 1:]
     if word.endswith("ed"):  # "I loved it": "I did not love it", "I didn't love it", "never"
@@ -148,7 +163,7 @@ def _subject(np_: list[str]) -> bool:
                              and all(t.isalpha() for t in np_))
 
 
-KINDS = ("sentences", "negation", "degree", "contrast")
+KINDS = ("sentences", "negation", "degree", "contrast", "advice", "emoji")
 # the diminishers of VADER's BOOSTER_DICT that keep a word's polarity ("barely good" does not)
 DIMINISHERS = ("kind of", "kinda", "somewhat", "slightly", "sort of", "a little", "a bit")
 
@@ -163,15 +178,22 @@ def check(kinds: Iterable[str]) -> list[str]:
 
 
 def rows(kinds: Iterable[str], texts: list[str], labels: list[int],
-         valences: dict[str, float], seed: int) -> tuple[list[tuple[str, int]], dict[str, int]]:
-    """The rows of each of ``kinds`` (see :data:`KINDS`), and how many each made."""
+         valences: dict[str, float], seed: int,
+         emoji: dict[str, float] | None = None) -> tuple[list[tuple[str, int]], dict[str, int]]:
+    """The rows of each of ``kinds`` (see :data:`KINDS`), and how many each made; ``emoji``
+    (emoji -> valence) is what the emoji rows draw from."""
     kinds = check(kinds)
     rng = np.random.default_rng(seed)
     made: dict[str, list[tuple[str, int]]] = {kind: [] for kind in kinds}
     if "sentences" in made:
         made["sentences"] += review_sentences(texts, labels)
     rated: list[tuple[str, int]] = []  # sentences whose rated word agrees with the review
+    plain: list[str] = []  # sentences with no rated word, for the emoji rows
     for sentence, label in review_sentences(texts, labels):
+        if "advice" in made and _advice(sentence):
+            made["advice"].append((sentence, label))
+        if "emoji" in made and _plain(sentence, valences):
+            plain.append(sentence)
         found = negated(sentence, valences, rng)
         if found is None or found[0] != label:
             continue
@@ -184,6 +206,8 @@ def rows(kinds: Iterable[str], texts: list[str], labels: list[int],
                 made["degree"].append((weaker, label))
     if "contrast" in made:
         made["contrast"] += _contrasts(rated, rng)
+    if "emoji" in made:
+        made["emoji"] += _with_emoji(plain, len(rated) // 2, emoji or {}, rng)
     return ([row for kind in kinds for row in made[kind]],
             {kind: len(found) for kind, found in made.items()})
 
@@ -219,4 +243,40 @@ def _contrasts(rated: list[tuple[str, int]],
                 f"Although {a[0].lower() + a[1:] if a[:2] != 'I ' else a}, {b_low}." if form == 1
                 else f"{a}. However, {b_low}.")
         out.append((text, 1 - label))
+    return out
+
+
+def _advice(sentence: str) -> bool:
+    """Whether ``sentence`` is advice to the reader: it opens as an imperative "don't" does, or
+    recommends; and is short enough to be about little else."""
+    low = [t.lower() for t in _WORD.findall(sentence)]
+    if not MIN_WORDS <= len(low) <= ADVICE_WORDS:
+        return False
+    return (any(tuple(low[:len(o)]) == o for o in ADVICE_OPENERS)
+            or any(t.startswith("recommend") for t in low))
+
+
+def _plain(sentence: str, valences: dict[str, float]) -> bool:
+    """A short sentence with no rated word and no negation: it says nothing either way."""
+    low = [t.lower() for t in _WORD.findall(sentence)]
+    return (MIN_WORDS <= len(low) <= 15 and
+            not any(abs(valences.get(t, 0.0)) >= RATED or t in NEGATION or t.endswith("n't")
+                    for t in low))
+
+
+def _with_emoji(plain: list[str], count: int, emoji: dict[str, float],
+                rng: np.random.Generator) -> list[tuple[str, int]]:
+    """``count`` plain sentences, each ending in an emoji rated :data:`STRONG` or more either
+    way (half positive, half negative), labelled by the emoji."""
+    pools = [[e for e, v in emoji.items() if v <= -STRONG], [e for e, v in emoji.items()
+                                                              if v >= STRONG]]
+    if not plain or not pools[0] or not pools[1]:
+        return []
+    out = []
+    for k in range(count):
+        label = k % 2
+        pool = pools[label]
+        sentence = plain[int(rng.integers(len(plain)))].rstrip(" .!?;,")
+        marks = pool[int(rng.integers(len(pool)))] * int(rng.integers(1, 3))
+        out.append((f"{sentence} {marks}", label))
     return out

@@ -208,7 +208,8 @@ def _augmented(config: RunConfig, split: Split, texts: list[str], labels: Any,
             f"{', '.join(class_names)}")
         return split
     rows, counts = augment.rows(config.train.augment, texts, labels.tolist(),
-                                lexicon.word_valences(), config.train.seed)
+                                lexicon.word_valences(), config.train.seed,
+                                lexicon.emoji_valences())
     log("Augmented: " + ", ".join(f"{n:,} {kind} rows" for kind, n in counts.items()))
     ids = torch.from_numpy(encoder.encode([t for t, _ in rows], split.ids.numpy().dtype))
     return Split(torch.cat([split.ids, ids]),
