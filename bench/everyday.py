@@ -37,7 +37,8 @@ DOCS = ("docs/accurate.md",)
 # name -> (what changes, {section.key: value}), each against the preset as it is now
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "preset": ("the accurate preset as shipped", {}),
-    "previous": ("no advice or emoji rows (the preset of the model released before)",
+    "previous": ("no advice or emoji rows (the preset of the model released before, with "
+                 "this one's negation rule)",
                  {"train.augment": ["negation", "degree", "contrast"]}),
     "no-advice": ("no advice rows", {"train.augment": ["negation", "degree", "contrast",
                                                        "emoji"]}),
