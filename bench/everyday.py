@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from common import default_source, preset_settings, preset_with, spread, write
 
-from lstm_sentiment import augment, data
+from lstm_sentiment import augment, data, lexicon
 from lstm_sentiment import config as cfg
 from lstm_sentiment.checklist import model_scorer, run_suite
 from lstm_sentiment.pipeline import run
@@ -40,6 +40,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "previous": ("no advice or emoji rows (the preset of the model released before, with "
                  "this one's negation rule)",
                  {"train.augment": ["negation", "degree", "contrast"]}),
+    "frames": ("frame rows added (an opinion held and denied: \"I don't think the plot was "
+               "dull\")", {"train.augment": ["negation", "degree", "contrast", "frames", "advice",
+                                             "emoji"]}),
     "no-advice": ("no advice rows", {"train.augment": ["negation", "degree", "contrast",
                                                        "emoji"]}),
     "reviews-only": ("the preset before everyday English: punctuation text, no lexicon, no word "
@@ -75,14 +78,39 @@ def validation_sentences(split: Any) -> tuple[list[str], np.ndarray]:
     return [t for t, _ in pairs], np.array([y for _, y in pairs])
 
 
-def measure(model: Any, sentences: tuple[list[str], np.ndarray]) -> dict[str, Any]:
+def denials(sentences: tuple[list[str], np.ndarray]) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Validation sentences negated by the training rules (labels flipped): the negated twins
+    (``negation``) and the denied frames (``frames``, "I don't think the plot was dull"), each
+    made from validation sentences whose rated word agrees with their review."""
+    valences, rng = lexicon.word_valences(), np.random.default_rng(0)
+    out: dict[str, tuple[list[str], list[int]]] = {"negation": ([], []), "frames": ([], [])}
+    for text, label in zip(*sentences, strict=True):
+        found = augment.negated(text, valences, rng)
+        if found is None or found[0] != label:
+            continue
+        out["negation"][0].append(found[1])
+        out["negation"][1].append(found[2])
+        for made, y in augment.framed(text, int(label), valences, rng)[1:]:
+            out["frames"][0].append(made)
+            out["frames"][1].append(y)
+    return {kind: (texts, np.array(labels)) for kind, (texts, labels) in out.items()}
+
+
+def accuracy(model: Any, texts: list[str], labels: np.ndarray) -> float:
+    p = model.read(texts).probabilities[:, model.labels.index("positive")]
+    return float(np.mean((p > 0.5) == labels))
+
+
+def measure(model: Any, sentences: tuple[list[str], np.ndarray],
+            denied: dict[str, tuple[list[str], np.ndarray]]) -> dict[str, Any]:
     report = run_suite(model_scorer(model), "dev")
-    p = model.read(sentences[0]).probabilities[:, model.labels.index("positive")]
     metrics = model.info["metrics"]
     return {"validation_accuracy": metrics["validation"]["accuracy"],
             "validation_ece": metrics["validation"].get("ece"),
             "parts": {k: v.get("validation") for k, v in metrics.get("parts", {}).items()},
-            "validation_sentences": float(np.mean((p > 0.5) == sentences[1])),
+            "validation_sentences": accuracy(model, *sentences),
+            "validation_denied": {kind: round(accuracy(model, *made), 4)
+                                  for kind, made in denied.items()},
             "dev": round(report.rate, 4), "dev_ece": report.ece,
             "dev_capabilities": {k: round(v["pass_rate"], 4)
                                  for k, v in report.capabilities.items()}}
@@ -101,6 +129,7 @@ def main() -> None:
     args = ap.parse_args()
     names = args.only or (["preset"] if args.quick else list(VARIANTS))
     sentences = validation_sentences(validation_reviews(args.source))
+    denied = denials(sentences)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
@@ -114,7 +143,7 @@ def main() -> None:
                             log=lambda line, tag=name: print(f"[{tag}]", line, flush=True))
                 rows.append({"name": name, "change": what, "overrides": overrides,
                              "seed": seed, "seconds": time.perf_counter() - t0,
-                             **measure(model, sentences)})
+                             **measure(model, sentences, denied)})
                 print(f"{name} seed {seed}: validation {rows[-1]['validation_accuracy']:.4f}, "
                       f"dev {rows[-1]['dev']:.4f}", flush=True)
     write("everyday" + ("_quick" if args.quick else ""),

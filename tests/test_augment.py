@@ -104,6 +104,56 @@ def test_degree_and_contrast_rows() -> None:
         assert any(w in text for w in (", but ", "Although ", ". However, "))
 
 
+@pytest.mark.parametrize(("sentence", "label", "held", "denied"), [
+    ("The plot was dull.", 0,
+     {"I think the plot was dull.", "I would say the plot was dull.",
+      "I would call the plot dull.", "I found the plot dull."},
+     {"I didn't think the plot was dull.", "I did not think the plot was dull.",
+      "I wouldn't say the plot was dull.", "I would not say the plot was dull.",
+      "I wouldn't call the plot dull.", "I would not call the plot dull.",
+      "I didn't find the plot dull.", "I did not find the plot dull."}),
+    ("This film is really great!", 1,
+     {"I think this film is really great!", "I would say this film is really great!",
+      "I would call this film really great!", "I find this film really great!"},
+     {"I don't think this film is really great!", "I do not think this film is really great!",
+      "I wouldn't say this film is really great!", "I would not say this film is really great!",
+      "I wouldn't call this film really great!", "I would not call this film really great!",
+      "I don't find this film really great!", "I do not find this film really great!"}),
+    # "seemed" is no form of "be": only the frames that keep the copula
+    ("It seemed great.", 1, {"I think it seemed great.", "I would say it seemed great."},
+     {"I didn't think it seemed great.", "I did not think it seemed great.",
+      "I wouldn't say it seemed great.", "I would not say it seemed great."}),
+])
+def test_frame_rows_hold_and_deny_an_opinion(sentence: str, label: int, held: set[str],
+                                             denied: set[str]) -> None:
+    seen_held, seen_denied = set(), set()
+    for seed in range(80):
+        (a, y_a), (b, y_b) = augment.framed(sentence, label, VALENCES,
+                                            np.random.default_rng(seed))
+        assert (y_a, y_b) == (label, 1 - label)
+        seen_held.add(a)
+        seen_denied.add(b)
+    assert (seen_held, seen_denied) == (held, denied)
+
+
+@pytest.mark.parametrize("sentence", [
+    "The man in the back row was dull.",  # a long subject
+    "I loved it.",  # no copula
+    "The plot was not dull.",  # already negated
+    "Dull was the plot.",  # no subject before a copula
+])
+def test_sentences_of_other_forms_give_no_frames(sentence: str) -> None:
+    assert augment.framed(sentence, 0, VALENCES, np.random.default_rng(0)) == []
+
+
+def test_frame_rows_come_from_agreeing_sentences_only() -> None:
+    texts = ["The plot was dull. We left early.", "The plot was dull. It was great anyway."]
+    made, counts = augment.rows(["frames"], texts, [0, 1], VALENCES, seed=3)
+    assert counts == {"frames": 4}  # review 2's "dull" disagrees with it; "great" agrees
+    assert [y for _, y in made] == [0, 1, 1, 0]
+    assert "plot" in made[0][0] and "it" in made[2][0]
+
+
 def test_advice_rows_keep_their_review_label() -> None:
     texts = ["Don't waste your time. The plot was dull.",
              "I recommend it to everyone. Do not miss it! Please don't ask me why it works.",

@@ -22,6 +22,11 @@ is made from the training split only:
 - **advice**: a review's advice to its reader ("Don't waste your time.", "I'd recommend it."),
   with the review's label: advice states the verdict, and the negated twins alone teach that "do
   not" before a negative verb reads positive, which advice of this form contradicts;
+- **frames**: such a sentence as an opinion held ("I think the plot was dull", same label) and
+  the same opinion denied ("I don't think the plot was dull", "I wouldn't call the plot dull",
+  "I didn't find the plot dull", the opposite label): people often negate the verb of
+  thinking rather than the word, and the twins above only ever put the negation beside it
+  (measured and left out of the accurate preset: docs/accurate.md);
 - **emoji**: a training sentence with no rated word, then an emoji the lexicon rates strongly
   (see :func:`lstm_sentiment.lexicon.emoji_valences`), labelled by the emoji: reviews hold no
   emoji, and people end a plain sentence with one to say how they felt.
@@ -95,26 +100,15 @@ def negated(sentence: str, valences: dict[str, float],
     """``(label, negated sentence, its label)`` for a sentence with one strongly rated word and
     no negation that a rule can negate; None otherwise. Labels: 1 positive, 0 negative."""
     tokens = _WORD.findall(sentence)
-    if not MIN_WORDS <= len(tokens) <= 30:
-        return None
     low = [t.lower() for t in tokens]
-    if any(t in NEGATION or t.endswith("n't") for t in low):
+    i = _rated(low, valences)
+    if i is None:
         return None
-
-    def opinion(k: int) -> bool:
-        if low[k] in OPINION_VERBS:
-            return k >= 1 and low[k - 1] in SUBJECTS | THIRD_PERSON
-        return low[k] not in AMBIGUOUS
-
-    rated = [k for k, t in enumerate(low) if abs(valences.get(t, 0.0)) >= RATED and opinion(k)]
-    if len(rated) != 1 or abs(valences[low[rated[0]]]) < STRONG:
-        return None
-    i = rated[0]
     rule, lead, at_all = int(rng.integers(4)), int(rng.integers(2)), bool(rng.random() < 0.3)
     out = _negate_at(tokens, low, i, valences, rule, lead, at_all)
     if out is None:
         return None
-    text = re.sub(r" ([.,!?;:)])", r"\1", " ".join(out))
+    text = _joined(" ".join(out))
     positive = valences[low[i]] > 0
     return int(positive), text, int(not positive)
 
@@ -156,6 +150,28 @@ def _negate_at(tokens: list[str], low: list[str], i: int, valences: dict[str, fl
     return [*head, *(["do", "not"] if rule == 0 else ["don't"]), tokens[i], *tail]
 
 
+def _negates(low: list[str]) -> bool:
+    """Whether any of the lowercased words ``low`` is a negation."""
+    return any(t in NEGATION or t.endswith("n't") for t in low)
+
+
+def _rated(low: list[str], valences: dict[str, float]) -> int | None:
+    """The index of the one strongly rated word of a sentence of 3-30 lowercased words ``low``
+    with no negation and no other rated word; None if there is not exactly one."""
+    if not MIN_WORDS <= len(low) <= 30 or _negates(low):
+        return None
+
+    def opinion(k: int) -> bool:
+        if low[k] in OPINION_VERBS:
+            return k >= 1 and low[k - 1] in SUBJECTS | THIRD_PERSON
+        return low[k] not in AMBIGUOUS
+
+    rated = [k for k, t in enumerate(low) if abs(valences.get(t, 0.0)) >= RATED and opinion(k)]
+    if len(rated) != 1 or abs(valences[low[rated[0]]]) < STRONG:
+        return None
+    return rated[0]
+
+
 def _subject(np_: list[str]) -> bool:
     """Whether the words before a copula are a short definite subject ("the plot", "this
     film", "it") that a quantifier can take in ("Nothing about the plot was ...")."""
@@ -163,7 +179,7 @@ def _subject(np_: list[str]) -> bool:
                              and all(t.isalpha() for t in np_))
 
 
-KINDS = ("sentences", "negation", "degree", "contrast", "advice", "emoji")
+KINDS = ("sentences", "negation", "degree", "contrast", "frames", "advice", "emoji")
 # the diminishers of VADER's BOOSTER_DICT that keep a word's polarity ("barely good" does not)
 DIMINISHERS = ("kind of", "kinda", "somewhat", "slightly", "sort of", "a little", "a bit")
 
@@ -204,12 +220,59 @@ def rows(kinds: Iterable[str], texts: list[str], labels: list[int],
             weaker = _weakened(sentence, valences, rng)
             if weaker is not None:
                 made["degree"].append((weaker, label))
+        if "frames" in made:
+            made["frames"] += framed(sentence, label, valences, rng)
     if "contrast" in made:
         made["contrast"] += _contrasts(rated, rng)
     if "emoji" in made:
         made["emoji"] += _with_emoji(plain, len(rated) // 2, emoji or {}, rng)
     return ([row for kind in kinds for row in made[kind]],
             {kind: len(found) for kind, found in made.items()})
+
+
+# how an opinion is held and denied: (held, denied in the present, denied in the past); "{S}"
+# is the subject, "{B}" its copula and what follows it, "{W}" what follows the copula
+FRAMES = (("I think {S} {B}", ("I don't think {S} {B}", "I do not think {S} {B}"),
+           ("I didn't think {S} {B}", "I did not think {S} {B}")),
+          ("I would say {S} {B}", ("I wouldn't say {S} {B}", "I would not say {S} {B}"),
+           ("I wouldn't say {S} {B}", "I would not say {S} {B}")),
+          ("I would call {S} {W}", ("I wouldn't call {S} {W}", "I would not call {S} {W}"),
+           ("I wouldn't call {S} {W}", "I would not call {S} {W}")),
+          ("I found {S} {W}", ("I don't find {S} {W}", "I do not find {S} {W}"),
+           ("I didn't find {S} {W}", "I did not find {S} {W}")))
+BE = {"is", "are", "was", "were"}  # the copulas "call" and "find" frames can drop
+PAST = {"was", "were", "seemed", "looked", "felt", "sounded", "remained", "became"}
+
+
+def framed(sentence: str, label: int, valences: dict[str, float],
+           rng: np.random.Generator) -> list[tuple[str, int]]:
+    """A rated sentence (see :func:`negated`; ``label`` is its rated word's) of the form short
+    definite subject, copula, rated word, as an opinion held (same label) and the same opinion
+    denied (the other label); no rows for any other form."""
+    tokens = _WORD.findall(sentence)
+    low = [t.lower() for t in tokens]
+    i = _rated(low, valences)
+    if i is None:
+        return []
+    j = i - 2 if i >= 2 and low[i - 1] in BETWEEN else i - 1
+    if j < 1 or low[j] not in COPULAS or not _subject(low[:j]):
+        return []
+    form, wording = int(rng.integers(len(FRAMES))), int(rng.integers(2))
+    if form >= 2 and low[j] not in BE:  # "I would call the plot dull" needs a form of "be"
+        form -= 2
+    held, now, then = FRAMES[form]
+    past = low[j] in PAST
+    if form == 3 and not past:
+        held = "I find {S} {W}"
+    parts = {"S": " ".join(low[:1] + tokens[1:j]), "B": " ".join(tokens[j:]),
+             "W": " ".join(tokens[j + 1:])}
+    return [(_joined(held.format(**parts)), label),
+            (_joined((then if past else now)[wording].format(**parts)), 1 - label)]
+
+
+def _joined(text: str) -> str:
+    """``text`` with no space before its marks, as tokens joined by spaces leave it."""
+    return re.sub(r" ([.,!?;:)])", r"\1", text)
 
 
 def _weakened(sentence: str, valences: dict[str, float],
@@ -221,7 +284,7 @@ def _weakened(sentence: str, valences: dict[str, float],
     for i, t in enumerate(low):
         if abs(valences.get(t, 0.0)) >= STRONG and i >= 1 and low[i - 1] in COPULAS:
             word = DIMINISHERS[int(rng.integers(len(DIMINISHERS)))]
-            return re.sub(r" ([.,!?;:)])", r"\1", " ".join([*tokens[:i], word, *tokens[i:]]))
+            return _joined(" ".join([*tokens[:i], word, *tokens[i:]]))
     return None
 
 
@@ -259,9 +322,8 @@ def _advice(sentence: str) -> bool:
 def _plain(sentence: str, valences: dict[str, float]) -> bool:
     """A short sentence with no rated word and no negation: it says nothing either way."""
     low = [t.lower() for t in _WORD.findall(sentence)]
-    return (MIN_WORDS <= len(low) <= 15 and
-            not any(abs(valences.get(t, 0.0)) >= RATED or t in NEGATION or t.endswith("n't")
-                    for t in low))
+    return (MIN_WORDS <= len(low) <= 15 and not _negates(low)
+            and not any(abs(valences.get(t, 0.0)) >= RATED for t in low))
 
 
 def _with_emoji(plain: list[str], count: int, emoji: dict[str, float],

@@ -85,7 +85,7 @@ class TrainConfig:
     # source's unlabelled ones (IMDB's train/unsup); None: Keras's random start
     word_vectors: str | None = None
     # more training rows made from the training reviews (lstm_sentiment.augment.KINDS):
-    # "sentences", "negation", "degree", "contrast", "advice", "emoji"
+    # "sentences", "negation", "degree", "contrast", "frames", "advice", "emoji"
     augment: list[str] = field(default_factory=list)
     seed: int = 1  # model initialisation and batch order; the split has its own seed
     bucket_by_length: bool = True  # group similar lengths into a batch (only matters when masking)
