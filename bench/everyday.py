@@ -157,6 +157,12 @@ def mean_of(rows: list[dict[str, Any]], key: str) -> float:
     return float(np.mean([row[key] for row in rows]))
 
 
+def denied_cell(rows: list[dict[str, Any]], kind: str) -> str:
+    """The mean accuracy on validation sentences denied by one rule ("-": not measured)."""
+    values = [row["validation_denied"][kind] for row in rows if "validation_denied" in row]
+    return f"{np.mean(values):.3f}" if values else "-"
+
+
 def capability_cells(rows: list[dict[str, Any]], shown: tuple[str, ...]) -> str:
     """Table cells: each shown capability's dev-half pass rate, its mean over the rows."""
     return " | ".join(f"{np.mean([row['dev_capabilities'][c] for row in rows]):.3f}"
@@ -176,16 +182,19 @@ def render(r: dict[str, Any]) -> str:
         which = f"seed {seeds[0]}"
     lines = [f"Variants of the accurate preset, {which}; validation split, the sentences of "
              "validation reviews (labelled by their review) and the checklist's dev half only "
-             "(the test half and the official test split are not read). Where a variant has "
-             "several seeds, a cell is their mean.", "",
-             "| variant | change | validation | val. sentences | dev half | " +
-             " | ".join(c.replace("_", " ") for c in SHOWN) + " | s |",
-             "|---|---|---|---|---|" + "---|" * len(SHOWN) + "---|"]
+             "(the test half and the official test split are not read). *val. negated* and *val. "
+             "frames denied*: validation sentences negated by the training rules, the negated "
+             "twins' and the frames' (\"I don't think the plot was dull\"), labels flipped. "
+             "Where a variant has several seeds, a cell is their mean.", "",
+             "| variant | change | validation | val. sentences | val. negated | val. frames "
+             "denied | dev half | " + " | ".join(c.replace("_", " ") for c in SHOWN) + " | s |",
+             "|---|---|---|---|---|---|---|" + "---|" * len(SHOWN) + "---|"]
 
     for name, rows in by_name.items():
         lines.append(f"| {name} | {rows[0]['change']} | "
                      f"{mean_of(rows, 'validation_accuracy'):.4f} | "
                      f"{mean_of(rows, 'validation_sentences'):.3f} | "
+                     f"{denied_cell(rows, 'negation')} | {denied_cell(rows, 'frames')} | "
                      f"{mean_of(rows, 'dev'):.3f} | {capability_cells(rows, SHOWN)} | "
                      f"{mean_of(rows, 'seconds'):.0f} |")
     for name, rows in by_name.items():
