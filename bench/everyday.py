@@ -37,29 +37,30 @@ DOCS = ("docs/accurate.md",)
 # name -> (what changes, {section.key: value}), each against the preset as it is now
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "preset": ("the accurate preset as shipped", {}),
-    "previous": ("no advice or emoji rows (the preset of the model released before, with "
-                 "this one's negation rule)",
-                 {"train.augment": ["negation", "degree", "contrast"]}),
-    "frames": ("frame rows added (an opinion held and denied: \"I don't think the plot was "
-               "dull\")", {"train.augment": ["negation", "degree", "contrast", "frames", "advice",
-                                             "emoji"]}),
+    "previous": ("all advice rows, no frame rows (the preset of the model released before)",
+                 {"train.augment": ["negation", "degree", "contrast", "advice", "emoji"]}),
+    "no-frames": ("no frame rows",
+                  {"train.augment": ["negation", "degree", "contrast", "rated-advice", "emoji"]}),
+    "all-advice": ("all advice rows, not only a \"don't\" before a rated word",
+                   {"train.augment": ["negation", "degree", "contrast", "frames", "advice",
+                                      "emoji"]}),
     "no-advice": ("no advice rows", {"train.augment": ["negation", "degree", "contrast",
-                                                       "emoji"]}),
+                                                       "frames", "emoji"]}),
     "reviews-only": ("the preset before everyday English: punctuation text, no lexicon, no word "
                      "dropout, no made rows",
                      {"text.standardize": "punctuation", "text.lexicon": None,
                       "model.lexicon": False, "model.word_dropout": 0.0, "train.augment": []}),
-    "negation-only": ("negated twins only (the preset of the model released two before)",
+    "negation-only": ("negated twins only (the preset of three models before)",
                       {"train.augment": ["negation"]}),
-    "no-made-rows": ("no made rows (twins, advice or emoji rows)",
+    "no-made-rows": ("no made rows (twins, frames, advice or emoji rows)",
                      {"train.augment": []}),
     "no-lexicon": ("no VADER words or valences", {"text.lexicon": None, "model.lexicon": False}),
     "punctuation-text": ("punctuation standardization (emoji and elongation kept as they are)",
                          {"text.standardize": "punctuation"}),
     "no-word-dropout": ("no word dropout", {"model.word_dropout": 0.0}),
     "sentences": ("the made rows plus every training sentence labelled by its review",
-                  {"train.augment": ["sentences", "negation", "degree", "contrast", "advice",
-                                     "emoji"]}),
+                  {"train.augment": ["sentences", "negation", "degree", "contrast", "frames",
+                                     "rated-advice", "emoji"]}),
 }
 # the capabilities shown in the table (all are in the results file)
 SHOWN = ("negated_positive", "negated_negative", "contrast", "intensity", "informal", "emoji",

@@ -165,6 +165,16 @@ def test_advice_rows_keep_their_review_label() -> None:
     assert counts == {"advice": 4}  # the third review's sentence is too long to be advice
 
 
+def test_rated_advice_keeps_only_a_dont_before_a_rated_word() -> None:
+    texts = ["Don't waste your time. Don't watch it.", "I recommend it to everyone. Do not miss "
+             "it! Please don't ask me why it works. Please do not."]
+    made, counts = augment.rows(["rated-advice"], texts, [0, 1], {**VALENCES, "waste": -1.8,
+                                                                 "miss": -0.6}, seed=0)
+    assert made == [("Don't waste your time.", 0), ("I recommend it to everyone.", 1),
+                    ("Do not miss it!", 1)]
+    assert counts == {"rated-advice": 3}  # "watch" and "ask" are not rated
+
+
 def test_emoji_rows_end_plain_sentences_with_a_rated_emoji() -> None:
     emoji = {"😍": 2.6, "😠": -2.3, "🎉": 0.5}  # 🎉 is rated too weakly to say a verdict
     texts = ["We watched it on a Sunday. The plot was dull. It was not on TV."] * 2 + \

@@ -25,8 +25,11 @@ is made from the training split only:
 - **frames**: such a sentence as an opinion held ("I think the plot was dull", same label) and
   the same opinion denied ("I don't think the plot was dull", "I wouldn't call the plot dull",
   "I didn't find the plot dull", the opposite label): people often negate the verb of
-  thinking rather than the word, and the twins above only ever put the negation beside it
-  (measured and left out of the accurate preset: docs/accurate.md);
+  thinking rather than the word, and the twins above only ever put the negation beside it;
+- **rated-advice**: the advice above whose "don't" is followed by a word the lexicon rates
+  ("Don't waste your time.", "Don't miss it.", not "Don't watch it."), and recommendations:
+  the other "don't" advice is mostly negative and pulls against the denied frames' "I don't
+  think ..." (the accurate preset takes these with the frames; docs/accurate.md measures both);
 - **emoji**: a training sentence with no rated word, then an emoji the lexicon rates strongly
   (see :func:`lstm_sentiment.lexicon.emoji_valences`), labelled by the emoji: reviews hold no
   emoji, and people end a plain sentence with one to say how they felt.
@@ -118,10 +121,8 @@ def _negate_at(tokens: list[str], low: list[str], i: int, valences: dict[str, fl
     """``tokens`` with the rated word at ``i`` negated by the ``rule``-th form that fits; a
     quantifier form takes the ``lead``-th of its leads, and a "not" at the end of a sentence
     may take "at all" after its word."""
-    j = i - 1
-    if j >= 0 and low[j] in BETWEEN:
-        j -= 1
-    if j >= 0 and low[j] in COPULAS:  # "was dull": "was not dull", "wasn't dull", "was never"
+    j = _copula(low, i)
+    if j is not None:  # "was dull": "was not dull", "wasn't dull", "was never"
         if rule == 3 and _subject(low[:j]):  # "Nothing about the plot was dull."
             return [QUANTIFIERS[low[j] in PLURAL][lead], low[0], *tokens[1:]]
         if rule == 1 and low[j] in CONTRACTIONS:
@@ -148,6 +149,15 @@ def _negate_at(tokens: list[str], low: list[str], i: int, valences: dict[str, fl
             return None
         return [*head, *(["does", "not"] if rule == 0 else ["doesn't"]), base, *tail]
     return [*head, *(["do", "not"] if rule == 0 else ["don't"]), tokens[i], *tail]
+
+
+def _copula(low: list[str], i: int, between: bool = True) -> int | None:
+    """The index of the copula before the word at ``i`` ("was dull"), with at most one
+    :data:`BETWEEN` word after it ("was very dull") unless ``between`` is False; None if none."""
+    j = i - 1
+    if between and j >= 0 and low[j] in BETWEEN:
+        j -= 1
+    return j if j >= 0 and low[j] in COPULAS else None
 
 
 def _negates(low: list[str]) -> bool:
@@ -179,7 +189,8 @@ def _subject(np_: list[str]) -> bool:
                              and all(t.isalpha() for t in np_))
 
 
-KINDS = ("sentences", "negation", "degree", "contrast", "frames", "advice", "emoji")
+KINDS = ("sentences", "negation", "degree", "contrast", "frames", "advice", "rated-advice",
+         "emoji")
 # the diminishers of VADER's BOOSTER_DICT that keep a word's polarity ("barely good" does not)
 DIMINISHERS = ("kind of", "kinda", "somewhat", "slightly", "sort of", "a little", "a bit")
 
@@ -208,6 +219,8 @@ def rows(kinds: Iterable[str], texts: list[str], labels: list[int],
     for sentence, label in review_sentences(texts, labels):
         if "advice" in made and _advice(sentence):
             made["advice"].append((sentence, label))
+        if "rated-advice" in made and _advice(sentence, valences):
+            made["rated-advice"].append((sentence, label))
         if "emoji" in made and _plain(sentence, valences):
             plain.append(sentence)
         found = negated(sentence, valences, rng)
@@ -230,16 +243,17 @@ def rows(kinds: Iterable[str], texts: list[str], labels: list[int],
             {kind: len(found) for kind, found in made.items()})
 
 
-# how an opinion is held and denied: (held, denied in the present, denied in the past); "{S}"
-# is the subject, "{B}" its copula and what follows it, "{W}" what follows the copula
-FRAMES = (("I think {S} {B}", ("I don't think {S} {B}", "I do not think {S} {B}"),
-           ("I didn't think {S} {B}", "I did not think {S} {B}")),
-          ("I would say {S} {B}", ("I wouldn't say {S} {B}", "I would not say {S} {B}"),
-           ("I wouldn't say {S} {B}", "I would not say {S} {B}")),
-          ("I would call {S} {W}", ("I wouldn't call {S} {W}", "I would not call {S} {W}"),
-           ("I wouldn't call {S} {W}", "I would not call {S} {W}")),
-          ("I found {S} {W}", ("I don't find {S} {W}", "I do not find {S} {W}"),
-           ("I didn't find {S} {W}", "I did not find {S} {W}")))
+# how an opinion is held and denied, (present, past) for each form; in each, the opinion held
+# and two wordings of it denied. "{S}" is the subject, "{B}" its copula and what follows it,
+# "{W}" what follows the copula
+FRAMES = ((("I think {S} {B}", "I don't think {S} {B}", "I do not think {S} {B}"),
+           ("I think {S} {B}", "I didn't think {S} {B}", "I did not think {S} {B}")),
+          (("I would say {S} {B}", "I wouldn't say {S} {B}", "I would not say {S} {B}"),
+           ("I would say {S} {B}", "I wouldn't say {S} {B}", "I would not say {S} {B}")),
+          (("I would call {S} {W}", "I wouldn't call {S} {W}", "I would not call {S} {W}"),
+           ("I would call {S} {W}", "I wouldn't call {S} {W}", "I would not call {S} {W}")),
+          (("I find {S} {W}", "I don't find {S} {W}", "I do not find {S} {W}"),
+           ("I found {S} {W}", "I didn't find {S} {W}", "I did not find {S} {W}")))
 BE = {"is", "are", "was", "were"}  # the copulas "call" and "find" frames can drop
 PAST = {"was", "were", "seemed", "looked", "felt", "sounded", "remained", "became"}
 
@@ -254,20 +268,17 @@ def framed(sentence: str, label: int, valences: dict[str, float],
     i = _rated(low, valences)
     if i is None:
         return []
-    j = i - 2 if i >= 2 and low[i - 1] in BETWEEN else i - 1
-    if j < 1 or low[j] not in COPULAS or not _subject(low[:j]):
+    j = _copula(low, i)
+    if j is None or j < 1 or not _subject(low[:j]):
         return []
     form, wording = int(rng.integers(len(FRAMES))), int(rng.integers(2))
     if form >= 2 and low[j] not in BE:  # "I would call the plot dull" needs a form of "be"
         form -= 2
-    held, now, then = FRAMES[form]
-    past = low[j] in PAST
-    if form == 3 and not past:
-        held = "I find {S} {W}"
+    held, *denied = FRAMES[form][low[j] in PAST]
     parts = {"S": " ".join(low[:1] + tokens[1:j]), "B": " ".join(tokens[j:]),
              "W": " ".join(tokens[j + 1:])}
     return [(_joined(held.format(**parts)), label),
-            (_joined((then if past else now)[wording].format(**parts)), 1 - label)]
+            (_joined(denied[wording].format(**parts)), 1 - label)]
 
 
 def _joined(text: str) -> str:
@@ -282,7 +293,7 @@ def _weakened(sentence: str, valences: dict[str, float],
     tokens = _WORD.findall(sentence)
     low = [t.lower() for t in tokens]
     for i, t in enumerate(low):
-        if abs(valences.get(t, 0.0)) >= STRONG and i >= 1 and low[i - 1] in COPULAS:
+        if abs(valences.get(t, 0.0)) >= STRONG and _copula(low, i, between=False) is not None:
             word = DIMINISHERS[int(rng.integers(len(DIMINISHERS)))]
             return _joined(" ".join([*tokens[:i], word, *tokens[i:]]))
     return None
@@ -309,14 +320,19 @@ def _contrasts(rated: list[tuple[str, int]],
     return out
 
 
-def _advice(sentence: str) -> bool:
+def _advice(sentence: str, valences: dict[str, float] | None = None) -> bool:
     """Whether ``sentence`` is advice to the reader: it opens as an imperative "don't" does, or
-    recommends; and is short enough to be about little else."""
+    recommends; and is short enough to be about little else. With ``valences``, a "don't" must
+    be followed by a word they rate ("Don't waste", "Don't miss", not "Don't watch")."""
     low = [t.lower() for t in _WORD.findall(sentence)]
     if not MIN_WORDS <= len(low) <= ADVICE_WORDS:
         return False
-    return (any(tuple(low[:len(o)]) == o for o in ADVICE_OPENERS)
-            or any(t.startswith("recommend") for t in low))
+    if any(t.startswith("recommend") for t in low):
+        return True
+    opener = next((o for o in ADVICE_OPENERS if tuple(low[:len(o)]) == o), None)
+    if opener is None:
+        return False
+    return valences is None or (len(low) > len(opener) and low[len(opener)] in valences)
 
 
 def _plain(sentence: str, valences: dict[str, float]) -> bool:

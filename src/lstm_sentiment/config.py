@@ -85,7 +85,7 @@ class TrainConfig:
     # source's unlabelled ones (IMDB's train/unsup); None: Keras's random start
     word_vectors: str | None = None
     # more training rows made from the training reviews (lstm_sentiment.augment.KINDS):
-    # "sentences", "negation", "degree", "contrast", "frames", "advice", "emoji"
+    # "sentences", "negation", "degree", "contrast", "frames", "advice", "rated-advice", "emoji"
     augment: list[str] = field(default_factory=list)
     seed: int = 1  # model initialisation and batch order; the split has its own seed
     bucket_by_length: bool = True  # group similar lengths into a batch (only matters when masking)
@@ -140,8 +140,8 @@ def _seed_preset() -> RunConfig:
 def _accurate_preset() -> RunConfig:
     """A bidirectional LSTM with max+mean pooling over longer inputs, plus an NBSVM-style n-gram
     branch; everyday text (emoji by name), VADER's words with their valences, negated, weakened
-    and contrasted twins of rated training sentences, the reviews' advice and plain sentences
-    ending in a rated emoji. docs/presets.md says what each
+    and contrasted twins of rated training sentences, opinions held and denied, the reviews'
+    advice and plain sentences ending in a rated emoji. docs/presets.md says what each
     part is, docs/accurate.md and bench/everyday.py the measurements behind each choice."""
     return RunConfig(
         preset="accurate",
@@ -154,7 +154,8 @@ def _accurate_preset() -> RunConfig:
                           lstm_length=400, ngram_features=200_000, ngram_order=3),
         train=TrainConfig(epochs=2, batch_size=64, optimizer="adam", learning_rate=1e-2,
                           schedule="one-cycle", clip_norm=1.0, word_vectors="ppmi-svd",
-                          augment=["negation", "degree", "contrast", "advice", "emoji"]),
+                          augment=["negation", "degree", "contrast", "frames", "rated-advice",
+                                   "emoji"]),
     )
 
 
