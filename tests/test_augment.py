@@ -167,12 +167,13 @@ def test_advice_rows_keep_their_review_label() -> None:
 
 def test_rated_advice_keeps_only_a_dont_before_a_rated_word() -> None:
     texts = ["Don't waste your time. Don't watch it.", "I recommend it to everyone. Do not miss "
-             "it! Please don't ask me why it works. Please do not."]
+             "it! Please don't ask me why it works. Please do not"]
     made, counts = augment.rows(["rated-advice"], texts, [0, 1], {**VALENCES, "waste": -1.8,
                                                                  "miss": -0.6}, seed=0)
     assert made == [("Don't waste your time.", 0), ("I recommend it to everyone.", 1),
                     ("Do not miss it!", 1)]
-    assert counts == {"rated-advice": 3}  # "watch" and "ask" are not rated
+    # "watch" and "ask" are not rated, and "Please do not" has no word after its opener
+    assert counts == {"rated-advice": 3}
 
 
 def test_emoji_rows_end_plain_sentences_with_a_rated_emoji() -> None:
