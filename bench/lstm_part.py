@@ -36,6 +36,7 @@ from common import (
 )
 from everyday import (
     capability_cells,
+    denials,
     mean_of,
     measure,
     validation_reviews,
@@ -91,6 +92,7 @@ def main() -> None:
     seeds = args.seeds[:1] if args.quick else args.seeds
     split = validation_reviews(args.source)
     sentences, val_texts = validation_sentences(split), list(split.texts)
+    denied = denials(sentences)
     rows, speeds = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
@@ -103,7 +105,8 @@ def main() -> None:
                             log=lambda line, tag=f"{name} {seed}": print(f"[{tag}]", line,
                                                                          flush=True))
                 rows.append({"name": name, "change": what, "overrides": overrides, "seed": seed,
-                             "seconds": time.perf_counter() - t0, **measure(model, sentences)})
+                             "seconds": time.perf_counter() - t0,
+                             **measure(model, sentences, denied)})
                 if name not in speeds:
                     speeds[name] = speed(model, val_texts)
                 print(f"{name} seed {seed}: validation {rows[-1]['validation_accuracy']:.4f}, "
