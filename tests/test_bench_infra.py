@@ -4,12 +4,15 @@ without running any benchmark."""
 from __future__ import annotations
 
 import ast
+import copy
 import importlib.util
+import inspect
 import json
 import statistics
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -313,3 +316,57 @@ def test_every_cpus_run_reaches_the_rendered_page(tmp_path: Path,
     assert "### Load test\n" in block and "### Load test, on" not in block
     assert ("*Also measured on Other CPU 9000, 2 cores, 2026-01-01 00:00:00 UTC, at commit "
             "`abcdef1234` (stale): bench/README.md, \"Load test, on Other CPU 9000\".*") in block
+
+
+def _stub(fn: ast.FunctionDef) -> Any:
+    """A function with ``fn``'s parameters (defaults and annotations dropped): what a call to
+    ``fn`` must bind to."""
+    args = copy.deepcopy(fn.args)
+    for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+        if a is not None:
+            a.annotation = None
+    args.defaults = [ast.Constant(None) for _ in args.defaults]
+    args.kw_defaults = [None if d is None else ast.Constant(None) for d in args.kw_defaults]
+    namespace: dict[str, Any] = {}
+    exec(f"def stub({ast.unparse(args)}): pass", namespace)
+    return namespace["stub"]
+
+
+def call_mismatches(tree: ast.Module, modules: dict[str, ast.Module]) -> list[str]:
+    """Calls in ``tree`` to functions it imports from ``modules`` (by name) whose arguments do
+    not fit the function's parameters; calls that spread ``*args``/``**kwargs`` are skipped."""
+    defs: dict[str, ast.FunctionDef] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module in modules:
+            top = {d.name: d for d in modules[node.module].body
+                   if isinstance(d, ast.FunctionDef)}
+            defs |= {a.asname or a.name: top[a.name] for a in node.names if a.name in top}
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id in defs):
+            continue
+        if any(isinstance(a, ast.Starred) for a in node.args) or any(
+                k.arg is None for k in node.keywords):
+            continue
+        try:
+            inspect.signature(_stub(defs[node.func.id])).bind(
+                *node.args, **{k.arg: k.value for k in node.keywords if k.arg})
+        except TypeError as exc:
+            found.append(f"line {node.lineno}: {node.func.id}(): {exc}")
+    return found
+
+
+def test_call_checker_finds_a_call_that_does_not_fit() -> None:
+    helper = ast.parse("def measure(model, sentences, denied, *, quick=False): pass")
+    script = ast.parse("from everyday import measure\nmeasure(m, s)\nmeasure(m, s, d, quick=1)\n"
+                       "measure(m, s, d, slow=1)\nmeasure(*both)\n")
+    found = call_mismatches(script, {"everyday": helper})
+    assert [f.split(":")[0] for f in found] == ["line 2", "line 4"]
+
+
+def test_bench_scripts_call_each_others_functions_as_defined() -> None:
+    modules = {path.stem: _tree(path) for path in _scripts()}
+    found = {name: bad for name, tree in modules.items()
+             if (bad := call_mismatches(tree, modules))}
+    assert found == {}
