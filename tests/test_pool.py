@@ -152,3 +152,14 @@ def test_helpers_share_the_cores_this_process_may_use_not_the_machines(
 
     monkeypatch.setattr(os, "sched_getaffinity", no_affinity)
     assert cpus.usable() == 64
+
+
+@pytest.mark.skipif("forkserver" not in __import__("multiprocessing").get_all_start_methods(),
+                    reason="this platform spawns helpers")
+def test_helpers_fork_with_pytorch_already_imported() -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool.warm_up()
+    # a spawned helper would start with a bare interpreter and import PyTorch itself
+    with ProcessPoolExecutor(1, mp_context=pool._context()) as helper:
+        assert helper.submit(eval, "'torch' in __import__('sys').modules").result()

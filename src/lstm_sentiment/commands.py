@@ -197,6 +197,10 @@ def score(args: argparse.Namespace) -> int:
 
     check(args.input, args.output, fmt=args.format, output_fmt=args.output_format,
           chunk_size=args.chunk_size, workers=args.workers)
+    if args.workers > 1:
+        from .pool import warm_up
+
+        warm_up()  # the helpers' PyTorch imports on another core while this process's does
     model = _load_model(args.model, args.runtime)
     summary = score_file(model, args.input, args.output, text_field=args.text_field,
                          fmt=args.format, output_fmt=args.output_format, prefix=args.prefix,

@@ -11,6 +11,10 @@ loaded, this process runs PyTorch on all its threads; then on ``cores // workers
 Helpers take a second or more to start, and slow this process while they do, so they are
 started only when they can pay that back: after the first item, if the work left would take
 this process alone more than :data:`HELPERS_PAY_OFF_S` (or how much is left is not known).
+Most of that second is importing PyTorch, so helpers are forked from a server process that has
+imported it already (``forkserver``, where the platform has it; else spawned). :func:`warm_up`
+starts that server at once, so it imports PyTorch on another core while this process does; after
+the work, helpers are told to stop while this process writes the last results.
 """
 
 from __future__ import annotations
@@ -36,6 +40,30 @@ Left = Callable[[], float | None]
 # helper imports PyTorch and loads the model first, and the seed model's 25,000 reviews (under
 # 2 s of work) scored slower with one than without (bench/serve_speed.py).
 HELPERS_PAY_OFF_S = 3.0
+# what the fork server imports before any helper forks from it: PyTorch and the model's code
+PRELOAD = ["lstm_sentiment.predict"]
+
+
+def _context() -> Any:
+    """Forkserver with :data:`PRELOAD` imported, or spawn where there is no forkserver. Not
+    plain fork: this process may have started PyTorch's threads, which a fork does not copy."""
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    return ctx
+
+
+def warm_up() -> None:
+    """Start the process helpers fork from, so that it imports PyTorch now, beside this
+    process's own start; nothing when the platform spawns helpers instead."""
+    ctx = _context()
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 @contextmanager
@@ -47,7 +75,6 @@ def scored_chunks(model: SentimentModel, workers: int, fn: Work,
     if workers == 1:
         yield lambda items: ((chunk, fn(model, work)) for chunk, work in items)
         return
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     import torch
@@ -60,7 +87,7 @@ def scored_chunks(model: SentimentModel, workers: int, fn: Work,
         def start() -> tuple[Executor, list[Future[None]]]:
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="lstm-sentiment-pool-"))
             model.save(Path(tmp))  # helpers load this copy
-            ctx = multiprocessing.get_context("spawn")  # torch and tokenizers dislike fork
+            ctx = _context()
             # helpers run the model's runtime; the copy's graph is the one this process cached
             pool = stack.enter_context(ProcessPoolExecutor(
                 helpers, mp_context=ctx, initializer=_init_helper,
@@ -112,6 +139,7 @@ def shared(model: SentimentModel, items: Iterator[tuple[Any, Any]], fn: Work, po
         while pending and (not isinstance(pending[0][1], Future) or pending[0][1].done()
                            or len(pending) > 4 * (helpers + 1)):
             yield _result(pending.popleft())
+    pool.shutdown(wait=False)  # helpers end as their last work is done, while this one writes
     while pending:
         yield _result(pending.popleft())
 
