@@ -154,8 +154,7 @@ def test_helpers_share_the_cores_this_process_may_use_not_the_machines(
     assert cpus.usable() == 64
 
 
-@pytest.mark.skipif("forkserver" not in __import__("multiprocessing").get_all_start_methods(),
-                    reason="this platform spawns helpers")
+@pytest.mark.skipif(__import__("sys").platform != "linux", reason="helpers are spawned here")
 def test_helpers_fork_with_pytorch_already_imported() -> None:
     from concurrent.futures import ProcessPoolExecutor
 

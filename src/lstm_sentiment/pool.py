@@ -12,7 +12,7 @@ Helpers take a second or more to start, and slow this process while they do, so 
 started only when they can pay that back: after the first item, if the work left would take
 this process alone more than :data:`HELPERS_PAY_OFF_S` (or how much is left is not known).
 Most of that second is importing PyTorch, so helpers are forked from a server process that has
-imported it already (``forkserver``, where the platform has it; else spawned). :func:`warm_up`
+imported it already (``forkserver``, on Linux; elsewhere spawned). :func:`warm_up`
 starts that server at once, so it imports PyTorch on another core while this process does; after
 the work, helpers are told to stop while this process writes the last results.
 """
@@ -45,11 +45,13 @@ PRELOAD = ["lstm_sentiment.predict"]
 
 
 def _context() -> Any:
-    """Forkserver with :data:`PRELOAD` imported, or spawn where there is no forkserver. Not
-    plain fork: this process may have started PyTorch's threads, which a fork does not copy."""
+    """Forkserver with :data:`PRELOAD` imported on Linux (Python 3.14's default there), else
+    spawn: macOS's system libraries are not safe to fork. Not plain fork: this process may have
+    started PyTorch's threads, which a fork does not copy."""
     import multiprocessing
+    import sys
 
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    if sys.platform != "linux":
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)
