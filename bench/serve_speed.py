@@ -2,9 +2,11 @@
 
 Uses a seed-preset model with the real vocabulary (untrained weights cost the same as trained
 ones) and the official test reviews. Writes bench/results/serve_speed.json. Targets (issue 6):
-Python API p50 <= 1 ms; HTTP p50 <= 5 ms and p99 <= 15 ms; `score` >= 30,000 reviews/s; and
-`score --workers 2` no slower than one process (within ``NOISE``: on a file too small for
-helpers to pay off, none start, and the two runs do the same work).
+Python API p50 <= 1 ms; HTTP p50 <= 5 ms and p99 <= 15 ms; and `score --workers 2` no slower
+than one process (within ``NOISE``: on a file too small for helpers to pay off, none start, and
+the two runs do the same work). The `score` rates here are :func:`score_file` in this process on
+plain lines; issue 21's target for `score` is judged by bench/score_parts.py, which runs the
+command on 200,000 JSON Lines rows.
 
     python bench/serve_speed.py [--quick]
 """
@@ -127,10 +129,11 @@ def render(r: dict[str, Any]) -> str:
                      + _per_s(two, (1 - NOISE) * one,
                               goal_text=f"one process's {one:,.0f}, less {NOISE:.0%} of noise"))
         lines.append(line + ".")
-    best = max(v for k, v in r.items() if k.startswith("score") and k.endswith("_per_second"))
-    lines.append(f"- `score`, the best of these runs: {_per_s(best, SCORE_TARGETS['seed'])}."
-                 + ("" if best >= SCORE_TARGETS["seed"] else
-                    " Why: the batch scoring section (bench/README.md)."))
+    # these runs are score_file in this process on plain lines; the target is set for the
+    # command on JSON Lines, which bench/score_parts.py runs as a user would
+    lines.append(f"- The `score` target (≥ {SCORE_TARGETS['seed']:,} reviews/s, 200,000 JSON "
+                 "Lines rows, the command from start to exit) is judged in \"Batch scoring "
+                 "speed\" (bench/score_parts.py), which runs it under those conditions.")
     return "\n".join(lines)
 
 
