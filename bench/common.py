@@ -431,22 +431,42 @@ def peak_rss_mb() -> float | None:
         return None
 
 
+# Linux keeps a process's peak RSS (ru_maxrss) across exec, and a child that this process starts
+# begins as a copy of it: it would report this process's own peak when that is the larger. The
+# command is therefore forked from a small launcher, which times it and reports its rusage.
+_LAUNCHER = """import os, sys, time
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write(f"{time.perf_counter() - t0} {usage.ru_maxrss}")
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
 def run_child(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run ``cmd`` to completion (output passes through) and report its exit status, wall time
-    and peak RSS, the latter from ``wait4``'s rusage of that child alone (MB)."""
-    import time
+    and peak RSS (MB): the largest of the command's process and those it waited for, not counting
+    this one's (see :data:`_LAUNCHER`)."""
+    import signal
+    import tempfile
 
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env)
-    try:
-        _, status, usage = os.wait4(proc.pid, 0)
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return {"returncode": proc.returncode, "seconds": time.perf_counter() - t0,
-            "peak_rss_mb": usage.ru_maxrss / 1024}
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "rusage"
+        proc = subprocess.Popen([sys.executable, "-S", "-c", _LAUNCHER, str(report), *cmd],
+                                env=env, start_new_session=True)
+        try:
+            proc.wait()
+        except BaseException:
+            os.killpg(proc.pid, signal.SIGKILL)  # the launcher and the command
+            proc.wait()
+            raise
+        seconds, maxrss = report.read_text().split()
+    return {"returncode": proc.returncode, "seconds": float(seconds),
+            "peak_rss_mb": int(maxrss) / 1024}
 
 
 def median_ms(fn: Any, repeats: int = 20, warmup: int = 1) -> float:

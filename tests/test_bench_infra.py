@@ -370,3 +370,17 @@ def test_bench_scripts_call_each_others_functions_as_defined() -> None:
     found = {name: bad for name, tree in modules.items()
              if (bad := call_mismatches(tree, modules))}
     assert found == {}
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="peak RSS as Linux keeps it across exec")
+def test_a_child_s_peak_rss_is_its_own_not_that_of_the_process_measuring_it() -> None:
+    held = bytearray(256 << 20)  # this process now holds 256 MB more than the child will
+    held[:: 4096] = b"x" * len(held[:: 4096])  # touched, so resident
+    small = common.run_child([sys.executable, "-c", "pass"])
+    big = common.run_child([sys.executable, "-c",
+                            "x = bytearray(96 << 20); x[::4096] = b'y' * len(x[::4096])"])
+    failed = common.run_child([sys.executable, "-c", "raise SystemExit(3)"])
+    assert small["returncode"] == 0 and small["peak_rss_mb"] < 64
+    assert 96 < big["peak_rss_mb"] < 96 + 64
+    assert failed["returncode"] == 3 and failed["seconds"] > 0
+    del held
