@@ -204,8 +204,10 @@ def render(r: dict[str, Any]) -> str:
         p, goal = r[name], SCORE_TARGETS[name]
         best = max([p["score_reviews_per_second"]]
                    + [c["reviews_per_second"] for c in p.get("command", {}).values()])
+        many = len(next(iter(p.get("command", {}).values()), {}).get("runs", [])) > 1
         lines.append(f"- {'bundled' if name == 'accurate' else name}: `score`, the best of the "
-                     "rows above (a command's median run, or `score` in this process), "
+                     f"rows above (a command's {'median' if many else 'one'} run, or `score` "
+                     "in this process), "
                      + target(best, goal, higher_is_better=True, unit="reviews/s")
                      + f"; bound {p['bound_reviews_per_second']:,.0f} reviews/s.")
     short = [n for n in presets
