@@ -182,9 +182,10 @@ def render(r: dict[str, Any]) -> str:
               "work reviews per second: the *bound*. Reading, encoding and writing are Python "
               "and hold the interpreter's lock, so within one process they take turns with the "
               "network; `score` runs the network's batches side by side, one per core.", ""]
+    # results before the median of three hold one run per command, without "runs"
+    runs = len(r[presets[0]].get("command", {}).get("1", {}).get("runs", [None]))
     if all("command" in r[n] for n in presets):
         rows = r[presets[0]]["command"]["1"]["rows"]
-        runs = len(r[presets[0]]["command"]["1"].get("runs", [None]))
         each = (f", run {runs} times in turn (the median run, and every run's reviews/s)"
                 if runs > 1 else " (one run)")
         lines += [f"The command, `lstm-sentiment score MODEL --input reviews.jsonl`, on {rows:,} "
@@ -204,9 +205,8 @@ def render(r: dict[str, Any]) -> str:
         p, goal = r[name], SCORE_TARGETS[name]
         best = max([p["score_reviews_per_second"]]
                    + [c["reviews_per_second"] for c in p.get("command", {}).values()])
-        many = len(next(iter(p.get("command", {}).values()), {}).get("runs", [])) > 1
         lines.append(f"- {'bundled' if name == 'accurate' else name}: `score`, the best of the "
-                     f"rows above (a command's {'median' if many else 'one'} run, or `score` "
+                     f"rows above (a command's {'median' if runs > 1 else 'one'} run, or `score` "
                      "in this process), "
                      + target(best, goal, higher_is_better=True, unit="reviews/s")
                      + f"; bound {p['bound_reviews_per_second']:,.0f} reviews/s.")
