@@ -15,16 +15,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from common import SCORE_TARGETS, default_source, mean_sd, spread, target, write
+from common import SCORE_TARGETS, default_source, mean_sd, run_child, spread, target, write
 
 from lstm_sentiment import data
 from lstm_sentiment.predict import SentimentModel
@@ -40,18 +38,14 @@ def train(source: str, seed: int, out: Path, quick: bool) -> dict[str, object]:
            "--source", source, "--seed", str(seed), "--out", str(out), "--threads", "2"]
     if quick:
         cmd += ["--epochs", "1"]
-    t0 = time.perf_counter()
-    child = subprocess.Popen(cmd)
-    _, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS
-    wall = time.perf_counter() - t0
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode:
-        raise SystemExit(f"training seed {seed} failed with exit code {child.returncode}")
+    child = run_child(cmd)  # wall time and the training process's own peak RSS
+    if child["returncode"]:
+        raise SystemExit(f"training seed {seed} failed with exit code {child['returncode']}")
     info = json.loads((out / "config.json").read_text())
     history = json.loads((out / "history.json").read_text())["epochs"]
     m = info["metrics"]
-    return {"seed": seed, "wall_seconds": wall,
-            "peak_rss_mb": usage.ru_maxrss / 1024,
+    return {"seed": seed, "wall_seconds": child["seconds"],
+            "peak_rss_mb": child["peak_rss_mb"],
             "validation_accuracy": m["validation"]["accuracy"],
             "test_accuracy": m["test"]["accuracy"],
             "lstm_validation_accuracy": m["parts"]["lstm"]["validation"],
